@@ -1,0 +1,37 @@
+# recon: the two set-up commands are `make demo` and `make test`; both create .venv/ when missing.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+DEMO_OUT := out/demo
+
+.PHONY: demo test test-fast bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(STAMP)  ## reconstruct the bundled demo scene into out/demo
+	$(VENV)/bin/recon reconstruct assets/demo_scene -o $(DEMO_OUT) --overwrite
+	@echo "outputs: $(abspath $(DEMO_OUT))/ (mesh.glb, mesh.obj, report.json, preview.png)"
+
+test: $(TEST_STAMP)  ## the whole suite, Blender and slow tests included
+	$(PY) -m pytest
+
+test-fast: $(TEST_STAMP)  ## skip real-Blender and slow tests
+	$(PY) -m pytest -m "not blender and not slow"
+
+bench: $(TEST_STAMP)
+	$(PY) benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

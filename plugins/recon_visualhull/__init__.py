@@ -1,0 +1,41 @@
+"""Built-in method ``visual-hull``: silhouette carving from calibrated views, with a baked texture.
+
+Inputs: frames that all carry cameras (a scene folder: ``cameras.json``, Middlebury ``*_par.txt``
+or an MVSNet layout) and either masks (image alpha) or a plain background. Options (``-O``):
+``voxels`` (grid resolution along the longest side, default 128), ``threshold`` (background
+distance in grey levels for images without alpha, default 40), ``texture_size`` (default 1024).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from recon import hookimpl
+from recon.registry import Method
+from recon.structures import Inputs
+
+__version__ = "0.1.0"
+
+
+def _accepts(inputs: Inputs) -> bool:
+    return len(inputs.frames) >= 2 and inputs.calibrated
+
+
+def _run(inputs: Inputs, options: dict[str, Any], stages: Any) -> Any:
+    from recon_visualhull.method import run
+
+    return run(inputs, options, stages)
+
+
+@hookimpl
+def recon_register_methods(register: Callable[[Method], None]) -> None:
+    register(
+        Method(
+            name="visual-hull",
+            description="silhouette carving from calibrated views (masks or plain background), textured from the photos",
+            accepts=_accepts,
+            run=_run,
+            priority=10,
+        )
+    )

@@ -1,0 +1,63 @@
+"""The root click group: lazy plugin loading and the mapping of errors to exit codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from recon.errors import ExitCode, ReconError
+from recon.plugins import PluginHost
+
+_HOST_KEY = "recon.host"
+
+
+def error_line(message: str) -> None:
+    """Print one error line on stderr."""
+    click.echo(f"recon: error: {message}", err=True)
+
+
+def get_host(ctx: click.Context) -> PluginHost:
+    """The run's plugin host, created and loaded on first use (one per run)."""
+    root = ctx.find_root()
+    host = root.meta.get(_HOST_KEY)
+    if host is None:
+        host = PluginHost(strict=bool(root.params.get("strict_plugins"))).load_entrypoints()
+        root.meta[_HOST_KEY] = host
+    return host
+
+
+class ReconGroup(click.Group):
+    """Loads plugins (and their subcommands) only when a command is listed or resolved, and turns
+    :class:`recon.errors.ReconError` into one line and its exit code."""
+
+    def _with_plugins(self, ctx: click.Context) -> None:
+        get_host(ctx).add_commands(self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._with_plugins(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            self._with_plugins(ctx)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            if ctx.params.get("strict_plugins"):
+                self._with_plugins(ctx)  # strict: report plugin failures before any command runs
+            return super().invoke(ctx)
+        except ReconError as exc:
+            error_line(str(exc))
+            ctx.exit(int(exc.exit_code))
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            error_line("interrupted")
+            ctx.exit(130)
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+            ctx.exit(int(ExitCode.INTERNAL_ERROR))

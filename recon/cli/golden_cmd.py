@@ -1,0 +1,68 @@
+"""``recon golden check|update``: compare a mesh file with a golden mesh, or (re)write one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from recon.errors import BadInputError
+
+
+def _load(path: Path):  # noqa: ANN202 - returns recon.structures.Mesh
+    import trimesh
+
+    from recon.structures import Mesh
+
+    try:
+        return Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
+    except Exception as exc:
+        raise BadInputError(f"{path}: cannot read mesh ({exc}); give an obj, ply, glb or off file") from None
+
+
+@click.group()
+def golden() -> None:
+    """Compare meshes with golden references, or regenerate them on purpose.
+
+    \b
+    Example:
+      recon golden update out/demo/mesh.glb tests/golden/demo.npz
+      recon golden check out/demo/mesh.glb tests/golden/demo.npz --chamfer 1e-4
+    """
+
+
+@golden.command("check")
+@click.argument("mesh", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("golden_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vertex-atol", type=float, default=1e-5, show_default=True, help="Max per-vertex error (model units).")
+@click.option("--chamfer", type=float, default=1e-5, show_default=True, help="Max Chamfer distance (model units).")
+@click.option("--hausdorff", type=float, default=1e-4, show_default=True, help="Max Hausdorff distance (model units).")
+@click.option("--psnr", type=float, default=40.0, show_default=True, help="Min texture PSNR (dB).")
+@click.option("--any-topology", is_flag=True, help="Compare surfaces only; faces may differ.")
+def check_cmd(mesh: Path, golden_file: Path, vertex_atol: float, chamfer: float, hausdorff: float, psnr: float, any_topology: bool) -> None:
+    """Compare MESH with GOLDEN_FILE (.npz); exit 5 with the numbers when they differ.
+
+    \b
+    Example:
+      recon golden check out/demo/mesh.glb tests/golden/demo.npz
+    """
+    from recon.golden import Tolerance, check
+
+    tol = Tolerance(vertex_atol, chamfer, hausdorff, psnr, topology=not any_topology)
+    click.echo(check(_load(mesh), golden_file, tol).summary())
+
+
+@golden.command("update")
+@click.argument("mesh", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("golden_file", type=click.Path(dir_okay=False, path_type=Path))
+def update_cmd(mesh: Path, golden_file: Path) -> None:
+    """Write MESH as the golden reference GOLDEN_FILE (.npz), on purpose.
+
+    \b
+    Example:
+      recon golden update out/demo/mesh.glb tests/golden/demo.npz
+    """
+    from recon.golden import save_golden
+
+    save_golden(_load(mesh), golden_file)
+    click.echo(f"wrote {golden_file}")

@@ -3,7 +3,7 @@
 The object is made here (no downloaded data): an icosphere with a smooth radial relief, 0.2 m
 across, painted with a 3-D pattern baked into an xatlas UV atlas. Each view is rendered by
 PyTorch3D (unlit) into an RGBA PNG whose alpha is the object's silhouette; ``cameras.json`` holds
-the calibration in recon's scene format. Run from the repository root:
+the calibration in recon's scene format; ``ground_truth.npz`` the true surface. Run from the repository root:
 
     .venv/bin/python assets/make_demo_scene.py
 """
@@ -70,6 +70,8 @@ def main() -> None:
         Image.fromarray(rgba, "RGBA").save(OUT / cam.name, optimize=True)
         cameras.append(cam)
     write_scene_cameras(cameras, OUT / "cameras.json")
+    # The true surface, for tests and benchmarks that score reconstructions of this scene.
+    np.savez_compressed(OUT / "ground_truth.npz", vertices=mesh.vertices, faces=mesh.faces)
     print(f"wrote {len(cameras)} views and cameras.json to {OUT}")
 
 

@@ -74,9 +74,9 @@ class PluginHost:
     def _fail(self, name: str, message: str, version: str | None = None, source: str = "entrypoint") -> None:
         self.errors[name] = message
         self.sources.setdefault(name, (source, version))
-        print(f"recon: warning: plugin {name!r} failed: {message}", file=sys.stderr)
-        if self.strict:
+        if self.strict:  # the caller prints the error once; no warning line before it
             raise PluginError(f"plugin {name!r} failed: {message}")
+        print(f"recon: warning: plugin {name!r} failed: {message}", file=sys.stderr)
 
     def load_entrypoints(self) -> PluginHost:
         """Load every ``recon.plugins`` entry point, each in its own try/except."""

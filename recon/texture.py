@@ -38,22 +38,17 @@ def texel_surface(mesh: Mesh, size: int) -> TexelSurface:
 
     Row 0 of the texture is the top (v = 1), as images are stored.
     """
-    import torch
-    from pytorch3d.renderer.mesh.rasterize_meshes import rasterize_meshes
-    from pytorch3d.structures import Meshes
+    from recon.raster import rasterize
 
     if mesh.uvs is None:
         raise ValueError("texel_surface needs a mesh with uvs; call unwrap() first")
-    uv = torch.as_tensor(mesh.uvs, dtype=torch.float32)
-    # PyTorch3D NDC: +x left, +y up; pixel (0, 0) is the top-left. u grows right, v grows up.
-    ndc = torch.stack([1.0 - 2.0 * uv[:, 0], 2.0 * uv[:, 1] - 1.0, torch.ones(len(uv))], dim=1)
-    faces = torch.as_tensor(mesh.faces)
-    uv_mesh = Meshes(verts=[ndc], faces=[faces])
-    pix_to_face, _, bary, _ = rasterize_meshes(uv_mesh, image_size=size, faces_per_pixel=1, bin_size=0, cull_backfaces=False)
-    face = pix_to_face[0, :, :, 0].numpy()
+    # Texel (row r, col c) has its centre at u = (c + 0.5) / size, v = 1 - (r + 0.5) / size.
+    xy = np.stack([mesh.uvs[:, 0] * size - 0.5, (1.0 - mesh.uvs[:, 1]) * size - 0.5], axis=1)
+    raster = rasterize(xy, mesh.faces, size, size)
+    face = raster.face_index
     rows, cols = np.nonzero(face >= 0)
     f = face[rows, cols]
-    w = bary[0, rows, cols, 0].numpy().astype(np.float64)
+    w = raster.bary[rows, cols]
     corners = mesh.vertices[mesh.faces[f]].astype(np.float64)  # (N, 3, 3)
     points = np.einsum("nk,nkd->nd", w, corners)
     import trimesh
@@ -77,13 +72,13 @@ def bake(
     """
     from scipy import ndimage
 
-    from recon.render import render
+    from recon.raster import rasterize_view
 
     surface = texel_surface(mesh, size)
     acc = np.zeros((len(surface.points), 3))
     weight = np.zeros(len(surface.points))
     for image, camera in zip(images, cameras):
-        zbuf = render(Mesh(mesh.vertices, mesh.faces), camera, device="cpu").depth
+        zbuf = rasterize_view(mesh.vertices, mesh.faces, camera).depth
         pix = camera.project(surface.points)
         depth = camera.world_to_camera(surface.points)[:, 2]
         u = np.round(pix[:, 0]).astype(int)

@@ -48,6 +48,9 @@ def surface(occupancy: np.ndarray, origin: np.ndarray, step: float, smooth: floa
 
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     """Reconstruct a textured visual hull from calibrated frames."""
+    import trimesh
+
+    from recon.raster import rasterize_view
     from recon.render import render
     from recon.texture import bake, unwrap
 
@@ -81,10 +84,14 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         task.advance()
     with stages.stage("report", total=len(frames)) as task:
         views, previews = [], []
+        box = trimesh.creation.box(bounds=tight)
         for frame, cam, mask in zip(frames, cameras, masks):
             drawn = render(mesh, cam, device="cpu")
-            inter = np.logical_and(drawn.mask, mask).sum()
-            union = np.logical_or(drawn.mask, mask).sum()
+            # Score the silhouettes inside the working volume's projection only: a mask may also
+            # hold background clutter that the volume never reached.
+            region = rasterize_view(np.asarray(box.vertices), np.asarray(box.faces), cam).face_index >= 0
+            inter = np.logical_and(drawn.mask, mask & region).sum()
+            union = np.logical_or(drawn.mask, mask & region).sum()
             views.append({"input": frame.source, "silhouette_iou": round(float(inter / max(union, 1)), 4)})
             if len(previews) < 4:
                 previews.append(np.concatenate([frame.image, drawn.rgb], axis=0))

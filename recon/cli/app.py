@@ -32,7 +32,11 @@ class ReconGroup(click.Group):
     :class:`recon.errors.ReconError` into one line and its exit code."""
 
     def _with_plugins(self, ctx: click.Context) -> None:
-        get_host(ctx).add_commands(self)
+        try:
+            get_host(ctx).add_commands(self)
+        except ReconError as exc:  # strict plugin failure while listing commands (--help): no traceback
+            error_line(str(exc))
+            ctx.exit(int(exc.exit_code))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._with_plugins(ctx)

@@ -15,9 +15,12 @@ def _load(path: Path):  # noqa: ANN202 - returns recon.structures.Mesh
     from recon.structures import Mesh
 
     try:
-        return Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
+        mesh = Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
     except Exception as exc:
         raise BadInputError(f"{path}: cannot read mesh ({exc}); give an obj, ply, glb or off file") from None
+    if len(mesh.faces) == 0:
+        raise BadInputError(f"{path}: no triangles in this mesh file; give an obj, ply, glb or off file")
+    return mesh
 
 
 @click.group()
@@ -34,12 +37,26 @@ def golden() -> None:
 @golden.command("check")
 @click.argument("mesh", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("golden_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vertex-atol", type=float, default=1e-5, show_default=True, help="Max per-vertex error (model units).")
+@click.option("--vertex-atol", type=float, default=1e-5, show_default=True, help="Max distance of a vertex from its golden position (model units).")
 @click.option("--chamfer", type=float, default=1e-5, show_default=True, help="Max Chamfer distance (model units).")
 @click.option("--hausdorff", type=float, default=1e-4, show_default=True, help="Max Hausdorff distance (model units).")
 @click.option("--psnr", type=float, default=40.0, show_default=True, help="Min texture PSNR (dB).")
+@click.option("--uv-atol", type=float, default=1e-4, show_default=True, help="Max per-coordinate UV error.")
 @click.option("--any-topology", is_flag=True, help="Compare surfaces only; faces may differ.")
-def check_cmd(mesh: Path, golden_file: Path, vertex_atol: float, chamfer: float, hausdorff: float, psnr: float, any_topology: bool) -> None:
+@click.option(
+    "--metric/--no-metric", default=True, show_default=True, help="Model units are metres: print lengths in mm too."
+)
+def check_cmd(
+    mesh: Path,
+    golden_file: Path,
+    vertex_atol: float,
+    chamfer: float,
+    hausdorff: float,
+    psnr: float,
+    uv_atol: float,
+    any_topology: bool,
+    metric: bool,
+) -> None:
     """Compare MESH with GOLDEN_FILE (.npz); exit 5 with the numbers when they differ.
 
     \b
@@ -48,8 +65,8 @@ def check_cmd(mesh: Path, golden_file: Path, vertex_atol: float, chamfer: float,
     """
     from recon.golden import Tolerance, check
 
-    tol = Tolerance(vertex_atol, chamfer, hausdorff, psnr, topology=not any_topology)
-    click.echo(check(_load(mesh), golden_file, tol).summary())
+    tol = Tolerance(vertex_atol, chamfer, hausdorff, psnr, topology=not any_topology, uv_atol=uv_atol)
+    click.echo(check(_load(mesh), golden_file, tol, metric=metric).summary())
 
 
 @golden.command("update")

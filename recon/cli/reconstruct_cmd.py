@@ -68,6 +68,7 @@ def reconstruct(
       recon reconstruct assets/demo_scene -o out/demo
       recon reconstruct scene/ -o out/ --method visual-hull -O voxels=128 --json
     """
+    from recon.pipeline import _json_default
     from recon.pipeline import reconstruct as run
 
     options = parse_options(option_pairs)
@@ -78,7 +79,7 @@ def reconstruct(
         quiet=quiet, overwrite=overwrite,
     )
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report, indent=2, default=_json_default))  # as report.json (numpy values)
     elif not quiet:
         mesh = report["mesh"]
         click.echo(

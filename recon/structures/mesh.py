@@ -15,6 +15,34 @@ if TYPE_CHECKING:
     import trimesh
 
 
+def _is_stand_in(image: np.ndarray) -> bool:
+    """Whether ``image`` (H, W, C) is trimesh's stand-in for a missing texture.
+
+    trimesh gives every ``TextureVisuals`` without an image a one-colour placeholder
+    (``trimesh.visual.material.color_image``: 2x2 RGBA, grey 100 unless a colour is given; 1x1 is
+    accepted too, as its comments still describe it). It is written into exported OBJ/GLB files and read back as an ordinary
+    image, so it cannot be told apart by ``material.image is None`` or by the image object: what
+    identifies it is its content, at most 2x2 pixels of one colour, which holds no texture detail.
+    """
+    return image.shape[0] <= 2 and image.shape[1] <= 2 and bool((image == image[:1, :1]).all())
+
+
+def _material_image(material: object) -> np.ndarray | None:
+    """The (H, W, 3) uint8 base-colour image of a trimesh material, ``None`` for none or a stand-in.
+
+    ``SimpleMaterial`` keeps it in ``image``, ``PBRMaterial`` (glTF) in ``baseColorTexture``.
+    """
+    image = getattr(material, "image", None)
+    if image is None:
+        image = getattr(material, "baseColorTexture", None)
+    if image is None:
+        return None
+    array = np.asarray(image)
+    if array.ndim < 2 or _is_stand_in(array.reshape(array.shape[0], array.shape[1], -1)):
+        return None
+    return np.asarray(image.convert("RGB"))
+
+
 @dataclass
 class Mesh:
     """Vertices (V, 3) float32 in metres, Y up; faces (F, 3) int64, counter-clockwise = outward.
@@ -70,15 +98,18 @@ class Mesh:
 
     @classmethod
     def from_trimesh(cls, tm: trimesh.Trimesh, name: str = "mesh") -> Mesh:
-        """Copy geometry, UVs, texture and vertex colours out of a ``trimesh.Trimesh``."""
+        """Copy geometry, UVs, texture and vertex colours out of a ``trimesh.Trimesh``.
+
+        UVs without an image keep ``texture=None``: trimesh's one-colour placeholder image (at most
+        2x2 pixels of one colour, see :func:`_is_stand_in`) is not taken for a texture.
+        """
         uvs = texture = colors = None
         visual = tm.visual
         if getattr(visual, "kind", None) == "texture" and getattr(visual, "uv", None) is not None:
             uvs = np.asarray(visual.uv, dtype=np.float32)
-            material = visual.material
-            image = getattr(material, "image", None) or getattr(material, "baseColorTexture", None)
+            image = _material_image(visual.material)
             if image is not None:
-                texture = np.asarray(image.convert("RGB"))
+                texture = image
         elif getattr(visual, "kind", None) == "vertex":
             colors = np.asarray(visual.vertex_colors)[:, :3]
         return cls(np.asarray(tm.vertices), np.asarray(tm.faces), uvs=uvs, texture=texture, vertex_colors=colors, name=name)

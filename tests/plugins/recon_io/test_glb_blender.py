@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from recon.cameras import look_at
 from recon.structures import Animation, Camera, Mesh, Reconstruction
+from recon.testing import blender
 from recon_io.glb import read_glb_cameras, write_glb
 from recon_io.obj import write_obj
 
@@ -17,17 +19,6 @@ from recon_io.obj import write_obj
 TEX_SIZE = 64
 N_FRAMES = 10
 IMAGE_SIZES = [(320, 240), (200, 300), (256, 256)]  # (W, H) per camera: landscape, portrait, square
-
-
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 1.0, 0.0])) -> tuple[np.ndarray, np.ndarray]:
-    """OpenCV (R, t) of a camera at ``eye`` looking at ``target`` (x right, y down, z forward)."""
-    z = target - eye
-    z = z / np.linalg.norm(z)
-    x = np.cross(z, up)  # right
-    x = x / np.linalg.norm(x)
-    y = np.cross(z, x)  # down
-    R = np.stack([x, y, z])
-    return R, -R @ eye
 
 
 def make_mesh() -> Mesh:
@@ -51,13 +42,10 @@ def make_mesh() -> Mesh:
 def make_cameras() -> list[Camera]:
     """Three cameras with a centred principal point and fx = fy, looking at the origin."""
     eyes = [np.array([0.0, 0.2, 3.0]), np.array([2.5, 0.8, 1.5]), np.array([-1.5, -1.0, -2.5])]
-    cams = []
-    for i, (eye, (w, h)) in enumerate(zip(eyes, IMAGE_SIZES)):
-        f = 1.2 * max(w, h)
-        K = np.array([[f, 0, (w - 1) / 2], [0, f, (h - 1) / 2], [0, 0, 1]])
-        R, t = look_at(eye, np.zeros(3))
-        cams.append(Camera(K=K, R=R, t=t, width=w, height=h, name=f"cam_{i}"))
-    return cams
+    return [
+        look_at(eye, np.zeros(3), 1.2 * max(w, h), w, h, name=f"cam_{i}")
+        for i, (eye, (w, h)) in enumerate(zip(eyes, IMAGE_SIZES))
+    ]
 
 
 def make_animation() -> Animation:
@@ -177,59 +165,20 @@ def test_glb_cameras_without_extras(glb_path: Path, reconstruction: Reconstructi
 
 
 # -- with Blender ---------------------------------------------------------------------------------
-def _blender_load(path: Path) -> Any:
-    """Reset Blender and import ``path`` (glTF or OBJ) unless it is loaded already.
-
-    The loaded path is tagged on the scene, not kept here, so a reset by any other test (which
-    drops the tag) makes the next call import again.
-    """
-    bpy = pytest.importorskip("bpy")
-    scene = bpy.data.scenes[0] if bpy.data.scenes else None
-    if scene is None or scene.get("recon_test_file") != str(path):
-        bpy.ops.wm.read_factory_settings(use_empty=True)
-        if path.suffix == ".glb":
-            bpy.ops.import_scene.gltf(filepath=str(path), merge_vertices=False)
-        else:
-            bpy.ops.wm.obj_import(filepath=str(path))
-        bpy.context.scene["recon_test_file"] = str(path)
-    return bpy
-
-
-def _gl_to_blender(points: np.ndarray) -> np.ndarray:
-    """glTF Y-up to Blender Z-up: (x, y, z) -> (x, -z, y)."""
-    p = np.asarray(points, dtype=np.float64)
-    return np.stack([p[:, 0], -p[:, 2], p[:, 1]], axis=1)
+def _load(path: Path) -> Any:
+    pytest.importorskip("bpy")
+    return blender.load(path)
 
 
 def _mesh_object(bpy: Any) -> Any:
-    meshes = [o for o in bpy.data.objects if o.type == "MESH"]
+    meshes = blender.mesh_objects(bpy)
     assert len(meshes) == 1, f"{len(meshes)} mesh objects: {[o.name for o in meshes]}"
     return meshes[0]
 
 
-def _image_sizes(obj: Any) -> list[tuple[int, int]]:
-    """Sizes of the images in the image-texture nodes of ``obj``'s materials."""
-    return [
-        tuple(node.image.size)
-        for mat in obj.data.materials
-        if mat is not None and mat.node_tree is not None
-        for node in mat.node_tree.nodes
-        if node.type == "TEX_IMAGE" and node.image is not None
-    ]
-
-
-def _loop_uvs(me: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(L, 2) UVs of the active layer and (L,) vertex index of each loop."""
-    uvs = np.zeros(len(me.loops) * 2)
-    me.uv_layers.active.data.foreach_get("uv", uvs)
-    verts = np.zeros(len(me.loops), dtype=np.int64)
-    me.loops.foreach_get("vertex_index", verts)
-    return uvs.reshape(-1, 2), verts
-
-
 @pytest.mark.blender
 def test_blender_glb_mesh(glb_path: Path, reconstruction: Reconstruction) -> None:
-    bpy = _blender_load(glb_path)
+    bpy = _load(glb_path)
     mesh = reconstruction.mesh
     obj = _mesh_object(bpy)
     me = obj.data
@@ -237,17 +186,17 @@ def test_blender_glb_mesh(glb_path: Path, reconstruction: Reconstruction) -> Non
     assert len(me.polygons) == len(mesh.faces), f"Blender has {len(me.polygons)} faces, wrote {len(mesh.faces)}"
     co = np.zeros(len(me.vertices) * 3)
     me.vertices.foreach_get("co", co)
-    np.testing.assert_allclose(co.reshape(-1, 3), _gl_to_blender(mesh.vertices), atol=1e-6, err_msg="vertex order/axes")
+    np.testing.assert_allclose(co.reshape(-1, 3), blender.gl_to_blender(mesh.vertices), atol=1e-6, err_msg="vertex order/axes")
     assert len(me.uv_layers) >= 1, "no UV layer"
-    uvs, loop_verts = _loop_uvs(me)
+    uvs, loop_verts = blender.loop_uvs(me)
     np.testing.assert_allclose(uvs, mesh.uvs[loop_verts], atol=1e-6, err_msg="Blender UVs (bottom-left origin) differ")
-    sizes = _image_sizes(obj)
+    sizes = blender.image_sizes(obj)
     assert sizes == [_texture_size(reconstruction)], f"image texture sizes {sizes}"
 
 
 @pytest.mark.blender
 def test_blender_glb_shape_keys_and_animation(glb_path: Path, reconstruction: Reconstruction) -> None:
-    bpy = _blender_load(glb_path)  # first: bpy_extras exists only once bpy is imported
+    bpy = _load(glb_path)  # first: bpy_extras exists only once bpy is imported
     from bpy_extras.anim_utils import animdata_get_channelbag_for_assigned_slot
 
     obj = _mesh_object(bpy)
@@ -258,7 +207,7 @@ def test_blender_glb_shape_keys_and_animation(glb_path: Path, reconstruction: Re
     assert names[1:] == ["smile", "blink"], f"shape keys {names}"
     smile = np.zeros(len(mesh.vertices) * 3)
     keys.key_blocks["smile"].data.foreach_get("co", smile)
-    np.testing.assert_allclose(smile.reshape(-1, 3), _gl_to_blender(mesh.vertices + mesh.morph_targets["smile"]), atol=1e-6)
+    np.testing.assert_allclose(smile.reshape(-1, 3), blender.gl_to_blender(mesh.vertices + mesh.morph_targets["smile"]), atol=1e-6)
 
     # Blender 5.0: layered actions; F-curves live in the channelbag of the assigned slot
     fps = bpy.context.scene.render.fps / bpy.context.scene.render.fps_base
@@ -280,32 +229,24 @@ def test_blender_glb_shape_keys_and_animation(glb_path: Path, reconstruction: Re
 
 @pytest.mark.blender
 def test_blender_glb_cameras_project_like_opencv(glb_path: Path, reconstruction: Reconstruction) -> None:
-    bpy = _blender_load(glb_path)  # first: bpy_extras and mathutils exist only once bpy is imported
-    from bpy_extras.object_utils import world_to_camera_view
-    from mathutils import Vector
-
-    scene = bpy.context.scene
-    cams = {o.name: o for o in bpy.data.objects if o.type == "CAMERA"}
+    bpy = _load(glb_path)
+    cams = blender.camera_objects(bpy)
     assert sorted(cams) == sorted(c.name for c in reconstruction.cameras), f"camera objects {sorted(cams)}"
     points = np.concatenate([reconstruction.mesh.vertices[::20], [[0.0, 0.0, 0.0], [0.3, -0.2, 0.4]]])
-    render = scene.render
-    render.resolution_percentage, render.pixel_aspect_x, render.pixel_aspect_y = 100, 1.0, 1.0
     for cam in reconstruction.cameras:
-        render.resolution_x, render.resolution_y = cam.width, cam.height
-        bl = np.array([tuple(world_to_camera_view(scene, cams[cam.name], Vector(p))) for p in _gl_to_blender(points)])
-        got = np.stack([bl[:, 0] * cam.width - 0.5, (1.0 - bl[:, 1]) * cam.height - 0.5], axis=1)
+        got, depth = blender.project(bpy, cams[cam.name], cam, points)
         want = cam.project(points)
         err = np.abs(got - want).max()
         assert err < 0.5, f"{cam.name}: Blender vs OpenCV pixels differ by {err:.3f} px\nBlender\n{got}\nOpenCV\n{want}"
-        assert np.allclose(bl[:, 2], cam.world_to_camera(points)[:, 2], atol=1e-4), f"{cam.name} depths {bl[:, 2]}"
+        assert np.allclose(depth, cam.world_to_camera(points)[:, 2], atol=1e-4), f"{cam.name} depths {depth}"
 
 
 @pytest.mark.blender
 def test_blender_obj_import(obj_path: Path, reconstruction: Reconstruction) -> None:
-    bpy = _blender_load(obj_path)
+    bpy = _load(obj_path)
     obj = _mesh_object(bpy)
     me = obj.data
     assert len(me.vertices) == len(reconstruction.mesh.vertices), f"{len(me.vertices)} vertices"
     assert len(me.uv_layers) >= 1, "no UV layer"
-    sizes = _image_sizes(obj)
+    sizes = blender.image_sizes(obj)
     assert sizes == [_texture_size(reconstruction)], f"image texture sizes {sizes}"

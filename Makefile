@@ -32,6 +32,7 @@ test-fast: $(TEST_STAMP)  ## skip real-Blender and slow tests
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/cli_startup.py
+	$(PY) benchmarks/raster.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

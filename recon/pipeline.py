@@ -23,15 +23,21 @@ from recon.structures import Inputs, Reconstruction
 DEFAULT_FORMATS = ("glb", "obj")
 
 
+def require_existing(paths: list[Path]) -> None:
+    """:raises BadInputError: naming the first path that does not exist."""
+    for path in paths:
+        if not path.exists():
+            raise BadInputError(f"{path}: no such file or folder; check the path")
+
+
 def read_inputs(paths: list[Path], registry: Registry, options: dict[str, Any]) -> Inputs:
     """Read every path with the reader that claims it.
 
     :raises BadInputError: a path is missing or no reader claims it.
     """
+    require_existing(paths)
     inputs = Inputs()
     for path in paths:
-        if not path.exists():
-            raise BadInputError(f"{path}: no such file or folder")
         reader = registry.reader_for(path)
         if reader is None:
             raise BadInputError(
@@ -155,6 +161,7 @@ def reconstruct(
 
     if out.exists() and not overwrite and (out.is_file() or any(out.iterdir())):
         raise UsageError(f"{out} already exists; pass --overwrite to replace it or choose another -o")
+    require_existing(paths)
     options = {**(options or {}), "seed": seed}
     start = time.perf_counter()
     registry = host.registry

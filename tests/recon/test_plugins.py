@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 import recon.plugins
+from recon.testing.plugins import FakeDistribution
 from recon import hookimpl
 from recon.errors import PluginError
-from recon.plugins import ENTRY_POINT_GROUP, PluginHost
+from recon.plugins import PluginHost
 from recon.registry import Method, Reader, Writer
 
 
@@ -194,19 +195,10 @@ def test_registry_rebuilt_after_register() -> None:
 # -- entry points (fake distributions) -----------------------------------------------------------
 
 
-class FakeDist:
-    """Just what PluginHost.load_entrypoints reads from an importlib.metadata.Distribution."""
-
-    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
-        self.metadata = {"Name": name}
-        self.version = version
-        self.entry_points = [metadata.EntryPoint(name=n, value=v, group=ENTRY_POINT_GROUP) for n, v in entry_points.items()]
-
-
 @pytest.fixture
 def fake_dists(monkeypatch: pytest.MonkeyPatch):
     """Add fake distributions to what ``recon.plugins`` sees, after the real ones."""
-    extra: list[FakeDist] = []
+    extra: list[FakeDistribution] = []
     real = metadata.distributions
 
     def distributions(**kwargs: Any):
@@ -248,10 +240,10 @@ def test_load_plugins_env_filters(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_broken_entry_point_is_reported_and_non_fatal(
-    fake_dists: list[FakeDist], ok_module: str, capsys: pytest.CaptureFixture[str]
+    fake_dists: list[FakeDistribution], ok_module: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    fake_dists.append(FakeDist("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"}))
-    fake_dists.append(FakeDist("fake-ok", "1.0.1", {"fakeok": ok_module}))
+    fake_dists.append(FakeDistribution("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"}))
+    fake_dists.append(FakeDistribution("fake-ok", "1.0.1", {"fakeok": ok_module}))
     host = PluginHost().load_entrypoints()
     infos = {i.name: i for i in host.infos()}
     broken = infos["broken"]
@@ -266,24 +258,24 @@ def test_broken_entry_point_is_reported_and_non_fatal(
     assert "recon: warning: plugin 'broken' failed" in err and "Traceback" not in err
 
 
-def test_broken_entry_point_strict_raises(fake_dists: list[FakeDist]) -> None:
-    fake_dists.append(FakeDist("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"}))
+def test_broken_entry_point_strict_raises(fake_dists: list[FakeDistribution]) -> None:
+    fake_dists.append(FakeDistribution("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"}))
     with pytest.raises(PluginError, match="broken.*does_not_exist_pkg"):
         PluginHost(strict=True).load_entrypoints()
 
 
 def test_entry_point_raising_at_import_is_reported(
-    fake_dists: list[FakeDist], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    fake_dists: list[FakeDistribution], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     (tmp_path / "recon_fake_raises.py").write_text("raise ImportError('needs a missing dependency')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    fake_dists.append(FakeDist("fake-raises", "0.0.1", {"raises": "recon_fake_raises"}))
+    fake_dists.append(FakeDistribution("fake-raises", "0.0.1", {"raises": "recon_fake_raises"}))
     infos = {i.name: i for i in PluginHost().load_entrypoints().infos()}
     assert "needs a missing dependency" in (infos["raises"].error or "")
     sys.modules.pop("recon_fake_raises", None)
 
 
-def test_entry_point_with_unknown_hook_is_reported(fake_dists: list[FakeDist], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_with_unknown_hook_is_reported(fake_dists: list[FakeDistribution], monkeypatch: pytest.MonkeyPatch) -> None:
     module = types.ModuleType("recon_fake_typo")
 
     @hookimpl
@@ -292,7 +284,7 @@ def test_entry_point_with_unknown_hook_is_reported(fake_dists: list[FakeDist], m
 
     module.recon_register_writer = recon_register_writer  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "recon_fake_typo", module)
-    fake_dists.append(FakeDist("fake-typo", "0.3", {"typo": "recon_fake_typo"}))
+    fake_dists.append(FakeDistribution("fake-typo", "0.3", {"typo": "recon_fake_typo"}))
     infos = {i.name: i for i in PluginHost().load_entrypoints().infos()}
     assert infos["typo"].source == "entrypoint" and infos["typo"].version == "0.3"
     assert "recon_register_writer" in (infos["typo"].error or "")

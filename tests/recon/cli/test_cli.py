@@ -16,10 +16,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 import recon.plugins
+from recon.testing.plugins import FakeDistribution
 from recon import __version__, hookimpl
 from recon.cli import make_cli
 from recon.errors import ExitCode
-from recon.plugins import ENTRY_POINT_GROUP, PluginHost
+from recon.plugins import PluginHost
 from recon.registry import Method, Writer
 from recon.structures import Inputs, Mesh, Reconstruction
 
@@ -226,17 +227,10 @@ def test_plugin_command_runs_and_is_attributed(add_plugin) -> None:
     assert "hello" in help_result.stdout
 
 
-class FakeDist:
-    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
-        self.metadata = {"Name": name}
-        self.version = version
-        self.entry_points = [metadata.EntryPoint(name=n, value=v, group=ENTRY_POINT_GROUP) for n, v in entry_points.items()]
-
-
 @pytest.fixture
 def broken_dist(monkeypatch: pytest.MonkeyPatch) -> None:
     real = metadata.distributions
-    fake = FakeDist("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"})
+    fake = FakeDistribution("fake-broken", "6.6.6", {"broken": "does_not_exist_pkg"})
     monkeypatch.setattr(recon.plugins.metadata, "distributions", lambda **kw: [*real(**kw), fake])
 
 

@@ -84,7 +84,8 @@ class Mesh:
         return self.uvs is not None and self.texture is not None
 
     def to_trimesh(self) -> trimesh.Trimesh:
-        """A ``trimesh.Trimesh`` with the texture (or vertex colours) as its visual."""
+        """A ``trimesh.Trimesh`` with the texture (or vertex colours) as its visual; UVs are kept
+        even without a texture."""
         import trimesh
         from PIL import Image
 
@@ -92,6 +93,8 @@ class Mesh:
         if self.textured:
             material = trimesh.visual.material.SimpleMaterial(image=Image.fromarray(self.texture))
             visual = trimesh.visual.TextureVisuals(uv=self.uvs, material=material)
+        elif self.uvs is not None and self.vertex_colors is None:
+            visual = trimesh.visual.TextureVisuals(uv=self.uvs)
         elif self.vertex_colors is not None:
             visual = trimesh.visual.ColorVisuals(vertex_colors=self.vertex_colors)
         return trimesh.Trimesh(self.vertices, self.faces, visual=visual, process=False)

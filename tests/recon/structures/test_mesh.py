@@ -168,3 +168,12 @@ def test_to_pytorch3d_untextured(with_colors) -> None:
     features = textures.verts_features_padded()[0]
     expected = torch.as_tensor(colors).float() / 255 if with_colors else torch.full((4, 3), 180 / 255)
     assert torch.allclose(features, expected)
+
+
+def test_to_trimesh_keeps_uvs_without_a_texture() -> None:
+    import trimesh
+
+    box = trimesh.creation.box()
+    uvs = np.random.default_rng(0).random((len(box.vertices), 2)).astype(np.float32)
+    tm = Mesh(box.vertices, box.faces, uvs=uvs).to_trimesh()
+    np.testing.assert_allclose(tm.visual.uv, uvs)

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 DEMO_OUT := out/demo
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo demo-scene test test-fast bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,12 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-demo: $(STAMP)  ## reconstruct the bundled demo scene into out/demo
-	$(VENV)/bin/recon reconstruct assets/demo_scene -o $(DEMO_OUT) --overwrite
+demo: $(STAMP)  ## reconstruct the bundled portrait into out/demo (a textured face for Blender)
+	$(VENV)/bin/recon reconstruct assets/demo_face/astronaut.jpg -o $(DEMO_OUT) --overwrite
 	@echo "outputs: $(abspath $(DEMO_OUT))/ (mesh.glb, mesh.obj, report.json, preview.png)"
+
+demo-scene: $(STAMP)  ## the multi-view visual-hull demo into out/demo-scene
+	$(VENV)/bin/recon reconstruct assets/demo_scene -o out/demo-scene --overwrite
 
 test: $(TEST_STAMP)  ## the whole suite, Blender and slow tests included
 	$(PY) -m pytest

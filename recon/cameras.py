@@ -185,6 +185,22 @@ def from_mvsnet(text: str, width: int, height: int, name: str = "") -> tuple[Cam
 
 
 # -- construction ---------------------------------------------------------------------------------
+def scale_camera(camera: Camera, scale: float) -> Camera:
+    """The same camera for its image resized by ``scale`` (pixel centres stay pixel centres:
+    ``u' = (u + 0.5) * scale - 0.5``); the size is rounded up."""
+    if scale == 1.0:
+        return camera
+    K = camera.K.copy()
+    K[0, 0] *= scale
+    K[0, 1] *= scale
+    K[1, 1] *= scale
+    K[0, 2] = (K[0, 2] + 0.5) * scale - 0.5
+    K[1, 2] = (K[1, 2] + 0.5) * scale - 0.5
+    width, height = max(1, math.ceil(camera.width * scale)), max(1, math.ceil(camera.height * scale))
+    return Camera(K=K, R=camera.R, t=camera.t, width=width, height=height, name=camera.name)
+
+
+
 def look_at(
     eye: np.ndarray,
     target: np.ndarray,

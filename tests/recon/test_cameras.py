@@ -198,3 +198,13 @@ def test_pytorch3d_rasterizer_samples_opencv_pixel_centres() -> None:
     rows, cols = np.nonzero(covered)
     assert (cols.min(), cols.max(), rows.min(), rows.max()) == (11, 50, 6, 40)
     assert covered[6:41, 11:51].all()
+
+
+def test_scale_camera_keeps_pixel_centres() -> None:
+    cam = rc.look_at(np.array([0.1, 0.2, 1.0]), np.zeros(3), 800.0, 640, 480)
+    pts = np.random.default_rng(0).normal(0, 0.1, (20, 3))
+    for scale in (0.5, 0.37, 2.0):
+        small = rc.scale_camera(cam, scale)
+        np.testing.assert_allclose(small.project(pts), (cam.project(pts) + 0.5) * scale - 0.5, atol=1e-9)
+        assert (small.width, small.height) == (math.ceil(640 * scale), math.ceil(480 * scale))
+    assert rc.scale_camera(cam, 1.0) is cam

@@ -56,3 +56,24 @@ def test_many_batches_give_the_same_answer(monkeypatch: pytest.MonkeyPatch, lump
     monkeypatch.setattr(recon.raster, "_BATCH_PIXELS", 500)
     pieces = rasterize_view(lumpy.vertices, lumpy.faces, cam)
     np.testing.assert_array_equal(whole.face_index, pieces.face_index)
+
+
+def test_flat_layouts_take_spans_and_give_the_bbox_pixels(lumpy: Mesh) -> None:
+    """Without depth (UV atlases) triangles visit only their scanline spans; the pixels and
+    barycentrics are exactly those of the bounding-box path (where triangles share a pixel the
+    lowest face index wins, as there), here forced through it with a constant depth."""
+    from recon.texture import unwrap
+
+    u = unwrap(lumpy)
+    for size in (37, 256):
+        xy = np.stack([u.uvs[:, 0] * size - 0.5, (1 - u.uvs[:, 1]) * size - 0.5], 1)
+        flat = rasterize(xy, u.faces, size, size)
+        ref = rasterize(xy, u.faces, size, size, depth=np.ones(len(xy)), perspective_correct=False)
+        assert np.array_equal(flat.face_index, ref.face_index)
+        np.testing.assert_allclose(flat.bary, ref.bary, atol=1e-12)
+    # shared edges and vertices on pixel centres
+    pts = np.array([[0, 0], [10, 0], [10, 10], [0, 10], [5, 5]], float)
+    tris = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    flat = rasterize(pts, tris, 12, 12)
+    ref = rasterize(pts, tris, 12, 12, depth=np.ones(5), perspective_correct=False)
+    assert np.array_equal(flat.face_index, ref.face_index) and (flat.face_index >= 0).sum() == 121

@@ -307,8 +307,11 @@ def test_unknown_method_exit_2_lists_methods(xyz: Path, tmp_path: Path) -> None:
     _no_leftovers(tmp_path, tmp_path / "out")
 
 
-def test_single_plain_image_no_method_accepts_exit_3(tmp_path: Path) -> None:
+def test_single_plain_image_no_method_accepts_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from PIL import Image
+
+    # the face method takes any photo (and reports "no face" here); without it, none accepts
+    monkeypatch.setenv("RECON_LOAD_PLUGINS", "recon_io,recon_visualhull")
 
     image = tmp_path / "photo.png"
     Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(image)
@@ -317,6 +320,18 @@ def test_single_plain_image_no_method_accepts_exit_3(tmp_path: Path) -> None:
     (line,) = error_lines(result)
     assert line.startswith("recon: error: no method can reconstruct 1 frame")
     assert "available methods: visual-hull" in line and "--method" in line
+    _no_leftovers(tmp_path, tmp_path / "out")
+
+
+def test_single_plain_image_goes_to_face_no_face_exit_3(tmp_path: Path) -> None:
+    from PIL import Image
+
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(image)
+    result = run(["reconstruct", str(image), "-o", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == ExitCode.BAD_INPUT, result.output
+    (line,) = error_lines(result)
+    assert line == "recon: error: no face found in the photo (photo.png); give photos that show a face"
     _no_leftovers(tmp_path, tmp_path / "out")
 
 

@@ -1,0 +1,56 @@
+"""Built-in method ``face``: a textured face mesh from one or more photos of one person.
+
+MediaPipe Face Mesh landmarks (478, offline) in every photo; recon's own face template (MediaPipe's
+topology, a metric neutral shape, a conformal UV layout; ``assets/face_template``) fitted to all
+photos at once: one identity, one camera per photo, a small expression per photo; the photos
+baked into the template's UV layout. Output: the neutral face (metres, Y up, facing +Z) with its
+texture, one camera per photo, and each photo's expression as a morph target (a Blender shape key).
+
+Options (``-O key=value``):
+
+- ``face_index`` (default 0): which face when a photo holds several, largest first.
+- ``neutral`` (default false): no per-photo expression (one rigid face for all photos).
+- ``texture_size`` (default 2048): the texture's width and height in pixels.
+- ``focal_35mm``: the lens as a 35 mm-equivalent focal length, for photos without EXIF (default:
+  EXIF when present, otherwise 50 mm and, with several photos, refined by the fit).
+
+A photo without a face is reported (status ``no face``) and skipped; a photo whose landmarks
+disagree with the others, or whose face is tiny or cut off, is reported and down-weighted
+(status ``down-weighted``). The run fails (exit 3) only when no photo has a face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from recon import hookimpl
+from recon.registry import Method
+from recon.structures import Inputs
+
+__version__ = "0.1.0"
+
+
+def _accepts(inputs: Inputs) -> bool:
+    """Photos (still images, no video frames) that carry no calibration."""
+    frames = inputs.frames
+    return bool(frames) and not inputs.calibrated and all(f.index is None for f in frames)
+
+
+def _run(inputs: Inputs, options: dict[str, Any], stages: Any) -> Any:
+    from recon_face.method import run
+
+    return run(inputs, options, stages)
+
+
+@hookimpl
+def recon_register_methods(register: Callable[[Method], None]) -> None:
+    register(
+        Method(
+            name="face",
+            description="textured face mesh from photos of one person (MediaPipe landmarks, multi-view fit, baked texture)",
+            accepts=_accepts,
+            run=_run,
+            priority=20,
+        )
+    )

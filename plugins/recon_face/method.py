@@ -1,0 +1,236 @@
+"""The face method: detect, fit, bake, preview, report."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recon.errors import BadInputError, UsageError
+from recon.progress import Stages
+from recon.structures import Frame, Inputs, Mesh, Reconstruction
+
+DEFAULTS: dict[str, Any] = {"face_index": 0, "neutral": False, "texture_size": 2048, "focal_35mm": None}
+
+# A photo is down-weighted (its weight in the fit and the texture) when its face is tiny, cut off
+# by the frame, or its landmarks disagree with the shared identity much more than the others'.
+DOWN_WEIGHT = 0.2
+MIN_IPD_PX = 12.0  # interpupillary distance in pixels
+MIN_INSIDE = 0.85  # fraction of landmarks inside the photo
+MAX_RESIDUAL = 0.03  # median landmark error / face radius, absolute
+OUTLIER_FACTOR = 3.0  # ... and relative to the median photo
+MAX_EXPRESSION_MM = 6.0
+
+
+@dataclass
+class _View:
+    frame: Frame
+    name: str
+    detection: Any = None
+    status: str = "ok"
+    reason: str = ""
+    weight: float = 1.0
+    focal_source: str = "default"
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    opts = {k: options.get(k) if options.get(k) is not None else v for k, v in DEFAULTS.items()}
+    try:
+        opts["face_index"] = int(opts["face_index"])
+        opts["texture_size"] = int(opts["texture_size"])
+        opts["neutral"] = opts["neutral"] if isinstance(opts["neutral"], bool) else str(opts["neutral"]).lower() in ("1", "true", "yes")
+        opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad face option: {exc}") from None
+    if opts["face_index"] < 0:
+        raise UsageError(f"face_index must be 0 or more (0 is the largest face), got {opts['face_index']}")
+    if not 16 <= opts["texture_size"] <= 8192:
+        raise UsageError(f"texture_size must be between 16 and 8192 pixels, got {opts['texture_size']}")
+    if opts["focal_35mm"] is not None and not 4 <= opts["focal_35mm"] <= 2000:
+        raise UsageError(f"focal_35mm must be a 35 mm-equivalent focal length in mm (4 to 2000), got {opts['focal_35mm']}")
+    return opts
+
+
+def _unique_names(frames: list[Frame]) -> list[str]:
+    names: list[str] = []
+    for f in frames:
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(f.source).name) or "photo"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
+    """Reconstruct a textured face from the photos in ``inputs``."""
+    from recon.texture import bake_views
+    from recon_face import detect, fit, preview
+    from recon_face.template import load_template
+
+    opts = _options(options)
+    frames = inputs.frames
+    views = [_View(f, n) for f, n in zip(frames, _unique_names(frames))]
+    with stages.stage("detect", total=len(views)) as task:
+        for view in views:
+            try:
+                view.detection = detect.detect(view.frame, opts["face_index"])
+            except IndexError as exc:
+                view.status, view.reason = "no face", str(exc)
+            else:
+                if view.detection is None:
+                    view.status, view.reason = "no face", "no face found"
+            task.advance()
+    used = [v for v in views if v.detection is not None]
+    if not used:
+        counted = [v.reason for v in views if v.reason.startswith("face_index=")]
+        if counted:
+            raise BadInputError(f"{counted[0]}; pass a smaller -O face_index=")
+        names = ", ".join(v.frame.name for v in views[:5]) + (", ..." if len(views) > 5 else "")
+        what = "the photo" if len(views) == 1 else f"any of the {len(views)} photos"
+        raise BadInputError(f"no face found in {what} ({names}); give photos that show a face")
+
+    with stages.stage("fit", total=2) as task:
+        template = load_template()
+        observations = []
+        for v in used:
+            lm = v.detection.landmarks
+            pts = lm.points.astype(np.float64)
+            inside = float(lm.visibility.mean())
+            ipd = float(np.linalg.norm(pts[468, :2] - pts[473, :2]))
+            if ipd < MIN_IPD_PX:
+                v.status, v.reason, v.weight = "down-weighted", f"face too small ({ipd:.0f} px between the pupils)", DOWN_WEIGHT
+            elif inside < MIN_INSIDE:
+                v.status, v.reason, v.weight = "down-weighted", f"face cut off by the frame ({100 * (1 - inside):.0f}% of landmarks outside)", DOWN_WEIGHT
+            f_exif = v.frame.focal_px_from_exif()
+            if f_exif:
+                focal, known, v.focal_source = f_exif, True, "exif"
+            elif opts["focal_35mm"]:
+                focal, known, v.focal_source = fit.default_focal(v.frame.width, v.frame.height, opts["focal_35mm"]), True, "option"
+            else:
+                focal, known = fit.default_focal(v.frame.width, v.frame.height), False
+                v.focal_source = "estimated" if len(used) > 1 else "default"
+            observations.append(
+                fit.Observation(pts[:, :2], pts[:, 2], lm.visibility.astype(np.float64), v.frame.width, v.frame.height, focal, known, v.weight, v.name)
+            )
+        settings = fit.FitSettings(neutral=opts["neutral"])
+        result = fit.fit(template, observations, settings)
+        task.advance()
+        if _flag_outliers(used, result):
+            for o, v in zip(observations, used):
+                o.weight = v.weight
+            result = fit.fit(template, observations, settings)
+        task.advance()
+
+    with stages.stage("texture"):
+        baked = bake_views(
+            template.uvs,
+            template.faces,
+            [result.vertices(k) for k in range(len(used))],
+            [v.frame.image for v in used],
+            result.cameras,
+            size=opts["texture_size"],
+            view_weights=[v.weight for v in used],
+        )
+    morphs = {} if opts["neutral"] else {f"expression_{v.name}": result.expressions[k].astype(np.float32) for k, v in enumerate(used)}
+    mesh = Mesh(result.identity, template.faces, uvs=template.uvs, texture=baked.texture, morph_targets=morphs, name="face")
+
+    with stages.stage("preview", total=min(len(used), preview.MAX_VIEWS)) as task:
+        tiles = []
+        for k, v in enumerate(used[: preview.MAX_VIEWS]):
+            tiles.append(preview.overlay(v.frame.image, result.vertices(k), template.faces, result.cameras[k], v.detection.landmarks.points))
+            task.advance()
+        image = preview.tile(tiles)
+
+    report_views = []
+    k_of = {id(v): k for k, v in enumerate(used)}
+    for v in views:
+        entry: dict[str, Any] = {"input": v.frame.source, "status": v.status}
+        if v.reason:
+            entry["reason"] = v.reason
+        if v.detection is None:
+            report_views.append(entry)
+            continue
+        k = k_of[id(v)]
+        cam = result.cameras[k]
+        err = result.errors_px[k]
+        entry.update(
+            {
+                "camera_name": cam.name,
+                "faces_found": v.detection.faces,
+                "face_index": v.detection.face_index,
+                "detection_score": None if v.detection.score is None else round(v.detection.score, 3),
+                "reprojection_error_px": {"median": round(float(np.median(err)), 3), "max": round(float(err.max()), 3)},
+                "camera": {"K": cam.K.tolist(), "R": cam.R.tolist(), "t": cam.t.tolist()},
+                "focal_px": round(float(cam.K[0, 0]), 2),
+                "focal_source": v.focal_source,
+                "head_pose_deg": _head_pose(cam.R),
+                "expression_norm": round(result.expression_norm_mm(k), 3),
+                "weight": v.weight,
+                "texture_coverage": baked.view_coverage[k],
+                "colour_gain": [round(float(g), 4) for g in baked.gains[k]],
+            }
+        )
+        report_views.append(entry)
+    return Reconstruction(
+        method="face",
+        meshes=[mesh],
+        cameras=result.cameras,
+        views=report_views,
+        preview=image,
+        metadata={
+            "options": opts,
+            "units": "metres; the face looks along +Z with +Y up (glTF); expression_norm is the RMS expression offset in mm",
+            "template": {
+                "vertices": len(template.vertices),
+                "faces": len(template.faces),
+                "scale_prior": "interpupillary distance 63 mm (adult mean, Dodgson 2004)",
+            },
+            "photos_used": len(used),
+            "photos_skipped": len(views) - len(used),
+            "fit": {"iterations": result.iterations, "cost": round(result.cost, 6), "timings_s": {k: round(t, 4) for k, t in result.timings.items()}},
+            "texture_coverage": round(float((baked.coverage > 0).sum() / max((_atlas_texels(template, opts["texture_size"])), 1)), 4),
+            "texture_bake_resolution": baked.resolution,
+        },
+    )
+
+
+def _atlas_texels(template: Any, size: int) -> int:
+    from recon.texture import atlas
+
+    return len(atlas(template.uvs, template.faces, size).rows)
+
+
+def _flag_outliers(used: list[_View], result: Any) -> bool:
+    """Mark photos whose fit is much worse than the others' (or bad outright); True if any
+    photo's weight changed."""
+    radius = np.array([np.sqrt(((v.detection.landmarks.points[:, :2] - v.detection.landmarks.points[:, :2].mean(0)) ** 2).sum(1).mean()) for v in used])
+    resid = np.array([np.median(e) for e in result.errors_px]) / radius
+    expr = np.array([result.expression_norm_mm(k) for k in range(len(used))])
+    changed = False
+    for k, v in enumerate(used):
+        others = np.delete(np.arange(len(used)), k)
+        ref_r = np.median(resid[others]) if len(others) >= 2 else 0.0
+        ref_e = np.median(expr[others]) if len(others) >= 2 else 0.0
+        bad_r = resid[k] > max(MAX_RESIDUAL, OUTLIER_FACTOR * ref_r)
+        bad_e = expr[k] > max(MAX_EXPRESSION_MM, OUTLIER_FACTOR * ref_e)
+        if (bad_r or bad_e) and v.weight == 1.0:
+            what = f"landmark error {resid[k] * 100:.1f}% of the face size" if bad_r else f"expression {expr[k]:.1f} mm RMS"
+            v.status, v.reason, v.weight = "down-weighted", f"disagrees with the other photos ({what})", DOWN_WEIGHT
+            changed = True
+    return changed
+
+
+def _head_pose(R: np.ndarray) -> dict[str, float]:
+    """Yaw (turn to the subject's left positive), pitch (up positive), roll, in degrees, of the
+    head relative to a camera looking at the face from the front."""
+    from scipy.spatial.transform import Rotation
+
+    front = np.diag([1.0, -1.0, -1.0])  # camera axes of a frontal view, in template axes
+    rel = front @ R  # head rotation as the camera sees it, in template axes
+    yaw, pitch, roll = Rotation.from_matrix(rel).as_euler("YXZ", degrees=True)
+    return {"yaw": round(float(yaw), 2), "pitch": round(float(pitch), 2), "roll": round(float(roll), 2)}

@@ -1,0 +1,126 @@
+"""The fitter: analytic Jacobians, exact recovery from exact landmarks, PyTorch3D cameras."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from recon.cameras import look_at
+from recon_face import fit as F
+from recon_face.template import load_template
+
+
+@pytest.fixture(scope="module")
+def tmpl():  # noqa: ANN201
+    return load_template()
+
+
+def _identity(tmpl, seed: int = 0) -> np.ndarray:  # noqa: ANN001
+    """A plausible other face: the template plus smooth offsets of a few millimetres."""
+    rng = np.random.default_rng(seed)
+    Phi, _ = tmpl.basis(20)
+    return tmpl.vertices + Phi[:, 3:] @ rng.normal(0, 0.004, (17, 3))
+
+
+def _views(identity: np.ndarray, poses: list[tuple[float, float, float]], size: int = 640) -> tuple[list, list]:
+    cams, obs = [], []
+    for yaw, pitch, f35 in poses:
+        a, b = np.radians(yaw), np.radians(pitch)
+        f = f35 / 36 * size
+        d = f * 0.16 / (0.5 * size)
+        eye = d * np.array([np.sin(a) * np.cos(b), np.sin(b), np.cos(a) * np.cos(b)])
+        cam = look_at(eye, np.zeros(3), f, size, size, name=f"v{yaw}_{pitch}")
+        p = cam.project(identity)
+        z = cam.world_to_camera(identity)[:, 2]
+        depth = (z - z.mean()) * f / z.mean()
+        cams.append(cam)
+        obs.append(F.Observation(p, depth, np.ones(478), size, size, F.default_focal(size, size), name=cam.name))
+    return cams, obs
+
+
+def test_jacobians_match_finite_differences(tmpl) -> None:  # noqa: ANN001
+    """At an exact state the robust weights are stationary, so the residuals' finite
+    differences equal the analytic Jacobians (w.r.t. a vertex and w.r.t. the pose)."""
+    identity = _identity(tmpl)
+    _, obs = _views(identity, [(20, 10, 50), (-30, -5, 35)])
+    prob = F._Problem(tmpl, obs, F.FitSettings(estimate_focal=True))
+    s = prob.initial_state()
+    # make the state exact: landmarks from the state itself
+    uv = prob.project(s)
+    prob.pts = uv.copy()
+    z = prob.camera_points(s)[..., 2]
+    f = np.exp(s["logf"])[:, None]
+    s["mu"] = z.mean(1)
+    prob.mp_depth = (z - s["mu"][:, None]) * f / s["mu"][:, None]
+    ev = prob.evaluate(s, True, rigid=False)
+    r0 = ev["r"]
+    eps = 1e-6
+    for k, v in [(0, 5), (1, 200), (0, 470)]:
+        for c in range(3):
+            t = dict(s)
+            e = s["e"].copy()
+            e[k, v, c] += eps
+            t["e"] = e
+            dr = (prob.evaluate(t, True, rigid=False)["r"][k, v] - r0[k, v]) / eps
+            np.testing.assert_allclose(dr, ev["G"][k, v, :, c], rtol=1e-4, atol=1e-6)
+    for j in range(8):
+        dp = np.zeros((2, 8))
+        dp[1, j] = eps
+        t = prob.update(s, np.zeros_like(s["a"]), np.zeros_like(s["b"]), np.zeros_like(s["e"]), dp)
+        dr = (prob.evaluate(t, True, rigid=False)["r"][1] - r0[1]) / eps
+        np.testing.assert_allclose(dr, ev["P"][1, :, :, j], rtol=1e-3, atol=1e-5)
+
+
+def test_exact_landmarks_recover_cameras_and_shape(tmpl) -> None:  # noqa: ANN001
+    """Landmarks projected from a known face through known cameras (yaw up to 45 degrees,
+    pitch up to 20, three lenses): the fit finds the rotations, focal lengths and shape."""
+    identity = _identity(tmpl, seed=1)
+    cams, obs = _views(identity, [(0, 0, 50), (45, 0, 35), (-45, 0, 85), (0, 20, 50), (0, -20, 50), (30, 10, 35)])
+    res = F.fit(tmpl, obs, F.FitSettings(neutral=True))
+    s, R, t = F.similarity(res.identity, identity)
+    shape_err = np.linalg.norm(s * res.identity @ R.T + t - identity, axis=1) * 1000
+    rot = [np.degrees(Rotation.from_matrix(c.R @ R.T @ g.R.T).magnitude()) for c, g in zip(res.cameras, cams)]
+    focal = [abs(c.K[0, 0] / g.K[0, 0] - 1) for c, g in zip(res.cameras, cams)]
+    assert np.median(np.concatenate(res.errors_px)) < 0.3
+    assert max(rot) < 0.5, rot
+    assert np.median(focal) < 0.03, focal
+    assert np.median(shape_err) < 0.5, np.median(shape_err)
+
+
+def test_single_photo_keeps_the_stated_focal_and_metric_scale(tmpl) -> None:  # noqa: ANN001
+    identity = _identity(tmpl, seed=2)
+    cams, obs = _views(identity, [(15, -10, 50)])
+    res = F.fit(tmpl, obs)
+    assert res.cameras[0].K[0, 0] == pytest.approx(obs[0].focal)
+    assert np.median(res.errors_px[0]) < 0.3
+    # metric: the interpupillary distance stays near the template's 63 mm
+    assert np.linalg.norm(res.identity[468] - res.identity[473]) == pytest.approx(0.063, abs=0.004)
+    # metric distance: the camera stands where the true one stood
+    assert np.linalg.norm(res.cameras[0].center) == pytest.approx(np.linalg.norm(cams[0].center), rel=0.1)
+
+
+def test_neutral_means_no_expression(tmpl) -> None:  # noqa: ANN001
+    _, obs = _views(_identity(tmpl), [(0, 0, 50), (25, 0, 50)])
+    res = F.fit(tmpl, obs, F.FitSettings(neutral=True))
+    assert all(res.expression_norm_mm(k) == 0.0 for k in range(2))
+    free = F.fit(tmpl, obs)
+    assert all(free.expression_norm_mm(k) >= 0.0 for k in range(2))
+
+
+def test_cameras_project_like_pytorch3d(tmpl) -> None:  # noqa: ANN001
+    """The fitted cameras are PyTorch3D cameras through recon.cameras: PyTorch3D's screen
+    projection of the fitted vertices is where the fit says they land (PyTorch3D's pixel
+    centres sit at i + 0.5)."""
+    import torch
+
+    from recon.cameras import to_pytorch3d
+
+    _, obs = _views(_identity(tmpl), [(20, 5, 50), (-35, -10, 35)], size=480)
+    res = F.fit(tmpl, obs)
+    for k, cam in enumerate(res.cameras):
+        p3d = to_pytorch3d(cam)
+        pts = torch.as_tensor(res.vertices(k), dtype=torch.float32)[None]
+        screen = p3d.transform_points_screen(pts, image_size=((cam.height, cam.width),))[0, :, :2].numpy()
+        opencv = screen - 0.5  # PyTorch3D's pixel centres are at i + 0.5, OpenCV's at i
+        np.testing.assert_allclose(opencv, res.projected[k], atol=2e-2)

@@ -122,5 +122,25 @@ class Registry:
         return sorted({e for r in self.readers for e in r.extensions})
 
 
+def lazy(target: str) -> Callable[..., Any]:
+    """A function that imports ``"package.module:function"`` on its first call and forwards to it.
+
+    Plugins register ``lazy("my_plugin.method:run")`` so that loading the plugin (which every
+    ``recon`` command does) imports nothing heavy.
+    """
+    module, _, name = target.partition(":")
+    if not module or not name:
+        raise ValueError(f"lazy() needs 'module:function', got {target!r}")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        from importlib import import_module
+
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = name
+    call.__qualname__ = f"lazy({target})"
+    return call
+
+
 def method_names(methods: Iterable[Method]) -> str:
     return ", ".join(m.name for m in methods) or "(none)"

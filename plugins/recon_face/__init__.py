@@ -22,10 +22,9 @@ disagree with the others, or whose face is tiny or cut off, is reported and down
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from recon import hookimpl
-from recon.registry import Method
+from recon.registry import Method, lazy
 from recon.structures import Inputs
 
 __version__ = "0.1.0"
@@ -37,12 +36,6 @@ def _accepts(inputs: Inputs) -> bool:
     return bool(frames) and not inputs.calibrated and all(f.index is None for f in frames)
 
 
-def _run(inputs: Inputs, options: dict[str, Any], stages: Any) -> Any:
-    from recon_face.method import run
-
-    return run(inputs, options, stages)
-
-
 @hookimpl
 def recon_register_methods(register: Callable[[Method], None]) -> None:
     register(
@@ -50,7 +43,7 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             name="face",
             description="textured face mesh from photos of one person (MediaPipe landmarks, multi-view fit, baked texture)",
             accepts=_accepts,
-            run=_run,
+            run=lazy("recon_face.method:run"),
             priority=20,
         )
     )

@@ -9,10 +9,9 @@ distance in grey levels for images without alpha, default 40), ``texture_size`` 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from recon import hookimpl
-from recon.registry import Method
+from recon.registry import Method, lazy
 from recon.structures import Inputs
 
 __version__ = "0.1.0"
@@ -22,12 +21,6 @@ def _accepts(inputs: Inputs) -> bool:
     return len(inputs.frames) >= 2 and inputs.calibrated
 
 
-def _run(inputs: Inputs, options: dict[str, Any], stages: Any) -> Any:
-    from recon_visualhull.method import run
-
-    return run(inputs, options, stages)
-
-
 @hookimpl
 def recon_register_methods(register: Callable[[Method], None]) -> None:
     register(
@@ -35,7 +28,7 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             name="visual-hull",
             description="silhouette carving from calibrated views (masks or plain background), textured from the photos",
             accepts=_accepts,
-            run=_run,
+            run=lazy("recon_visualhull.method:run"),
             priority=10,
         )
     )

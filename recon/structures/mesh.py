@@ -123,15 +123,15 @@ class Mesh:
         from pytorch3d.renderer import TexturesUV, TexturesVertex
         from pytorch3d.structures import Meshes
 
-        verts = torch.as_tensor(self.vertices, device=device)[None]
-        faces = torch.as_tensor(self.faces, device=device)[None]
+        verts = torch.tensor(self.vertices, device=device)[None]
+        faces = torch.tensor(self.faces, device=device)[None]
         if self.textured:
-            tex = torch.as_tensor(self.texture, device=device).float()[None] / 255.0
-            uvs = torch.as_tensor(self.uvs, device=device)[None]
+            tex = torch.tensor(self.texture, device=device).float()[None] / 255.0
+            uvs = torch.tensor(self.uvs, device=device)[None]
             textures = TexturesUV(maps=tex, faces_uvs=faces, verts_uvs=uvs)
         else:
             colors = self.vertex_colors if self.vertex_colors is not None else np.full_like(self.vertices, 180, dtype=np.uint8)
-            textures = TexturesVertex(torch.as_tensor(colors, device=device).float()[None] / 255.0)
+            textures = TexturesVertex(torch.tensor(colors, device=device).float()[None] / 255.0)
         return Meshes(verts=verts, faces=faces, textures=textures)
 
     def bounds(self) -> np.ndarray:

@@ -39,6 +39,7 @@ def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--format", "formats", default="glb,obj", show_default=True, help="Comma-separated output formats (glb, obj, ply).")
 @click.option("--fps", type=float, default=None, help="Video: sample frames at this rate.")
 @click.option("--max-frames", type=int, default=None, help="Video: keep at most this many frames.")
+@click.option("--face-index", type=int, default=None, help="Faces: which face when a photo holds several (0 = largest).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--overwrite", is_flag=True, help="Replace OUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print report.json on stdout.")
@@ -53,6 +54,7 @@ def reconstruct(
     formats: str,
     fps: float | None,
     max_frames: int | None,
+    face_index: int | None,
     seed: int,
     overwrite: bool,
     as_json: bool,
@@ -65,7 +67,8 @@ def reconstruct(
 
     \b
     Example:
-      recon reconstruct assets/demo_scene -o out/demo
+      recon reconstruct assets/demo_face/astronaut.jpg -o out/demo
+      recon reconstruct photos/ -o out/face --face-index 1
       recon reconstruct scene/ -o out/ --method visual-hull -O voxels=128 --json
     """
     from recon.pipeline import _json_default
@@ -73,6 +76,8 @@ def reconstruct(
 
     options = parse_options(option_pairs)
     options.update({"fps": fps, "max_frames": max_frames})
+    if face_index is not None:
+        options["face_index"] = face_index
     fmt = tuple(f.strip() for f in formats.split(",") if f.strip())
     report = run(
         get_host(ctx), list(inputs), out, method=method, options=options, formats=fmt, seed=seed,

@@ -253,3 +253,15 @@ def test_demo_opens_in_blender(demo: Path) -> None:
     mesh = _load(demo / "mesh.glb")
     got, _ = blender.project(bpy, cams[cam.name], cam, mesh.vertices)
     assert np.abs(got - cam.project(mesh.vertices)).max() < 0.5
+
+
+def test_face_index_flag_on_the_command_line(tmp_path: Path, faces_dir: Path) -> None:
+    from click.testing import CliRunner
+
+    from recon.cli import make_cli
+
+    photo = faces_dir / "single" / "fr_two_people.jpg"
+    args = ["reconstruct", str(photo), "-o", str(tmp_path / "out"), "--face-index", "1", "-O", "texture_size=128", "--json", "-q"]
+    result = CliRunner().invoke(make_cli(), args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["views"][0]["face_index"] == 1

@@ -34,8 +34,13 @@ test-fast: $(TEST_STAMP)  ## skip real-Blender and slow tests
 	$(PY) -m pytest -m "not blender and not slow"
 
 bench: $(TEST_STAMP)
+	$(PY) -m pip install --quiet -e ".[bench]"
+	@# open3d (the Poisson baseline) needs libusb on Debian; install it only when the import fails
+	@$(PY) -c "import open3d" 2>/dev/null || apt-get install -y libusb-1.0-0
 	$(PY) benchmarks/cli_startup.py
 	$(PY) benchmarks/raster.py
+	$(PY) benchmarks/pointnet.py
+	$(PY) benchmarks/occupancy.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

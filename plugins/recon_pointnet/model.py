@@ -1,0 +1,144 @@
+"""PointNet (Qi et al. 2017): a shared per-point MLP, learned input and feature transforms
+(T-nets), global max pooling for order invariance; a classification head and a part-segmentation
+head on top of the same encoder.
+
+:class:`PointNetEncoder` is also the encoder of the occupancy prior (``recon_occupancy``).
+Widths are slimmer than the paper's (global feature 256 instead of 1024) so the shipped weights
+stay small and train in CPU minutes; every width is a constructor argument.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+def _conv(widths: list[int], last_act: bool = True) -> nn.Sequential:
+    """Shared per-point MLP as 1x1 convolutions over (B, C, N), with BatchNorm and ReLU."""
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers += [nn.Conv1d(a, b, 1), nn.BatchNorm1d(b)]
+        if last_act or i < len(widths) - 2:
+            layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def _fc(widths: list[int], dropout: float = 0.0) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip(widths[:-1], widths[1:]):
+        layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.ReLU(inplace=True)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return nn.Sequential(*layers)
+
+
+class TNet(nn.Module):
+    """Predicts a (k, k) transform from the points themselves; starts at the identity."""
+
+    def __init__(self, k: int, widths: tuple[int, ...] = (64, 128, 256), fc: tuple[int, ...] = (128, 64)) -> None:
+        super().__init__()
+        self.k = k
+        self.features = _conv([k, *widths])
+        self.fc = _fc([widths[-1], *fc])
+        self.out = nn.Linear(fc[-1], k * k)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, k, N) -> (B, k, k)."""
+        g = self.features(x).amax(dim=2)
+        eye = torch.eye(self.k, device=x.device, dtype=x.dtype)
+        return self.out(self.fc(g)).view(-1, self.k, self.k) + eye
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Widths of :class:`PointNetEncoder`; stored in checkpoints."""
+
+    global_dim: int = 256
+    input_transform: bool = True
+    feature_transform: bool = True
+    tnet_widths: tuple[int, ...] = (64, 128, 256)
+    tnet_fc: tuple[int, ...] = (128, 64)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EncoderConfig:
+        d = dict(d)
+        for key in ("tnet_widths", "tnet_fc"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class PointNetEncoder(nn.Module):
+    """Points (B, N, 3) -> global feature (B, D), per-point features (B, 64, N), feature transform.
+
+    Order invariant (max pooling) and, through the input T-net, largely pose-normalising.
+    """
+
+    def __init__(self, config: EncoderConfig = EncoderConfig()) -> None:
+        super().__init__()
+        self.config = config
+        self.input_tnet = TNet(3, config.tnet_widths, config.tnet_fc) if config.input_transform else None
+        self.mlp1 = _conv([3, 64, 64])
+        self.feature_tnet = TNet(64, config.tnet_widths, config.tnet_fc) if config.feature_transform else None
+        self.mlp2 = _conv([64, 64, 128, config.global_dim], last_act=False)
+
+    @property
+    def global_dim(self) -> int:
+        return self.config.global_dim
+
+    def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        x = points.transpose(1, 2)  # (B, 3, N)
+        if self.input_tnet is not None:
+            x = torch.bmm(self.input_tnet(x).transpose(1, 2), x)
+        local = self.mlp1(x)
+        trans_feat = None
+        if self.feature_tnet is not None:
+            trans_feat = self.feature_tnet(local)
+            local = torch.bmm(trans_feat.transpose(1, 2), local)
+        glob = self.mlp2(local).amax(dim=2)
+        return glob, local, trans_feat
+
+
+def feature_transform_regularizer(trans: torch.Tensor | None) -> torch.Tensor:
+    """||I - A A^T||_F^2 averaged over the batch (keeps the 64x64 transform near orthogonal)."""
+    if trans is None:
+        return torch.zeros(())
+    eye = torch.eye(trans.shape[1], device=trans.device, dtype=trans.dtype)
+    return ((torch.bmm(trans, trans.transpose(1, 2)) - eye) ** 2).sum(dim=(1, 2)).mean()
+
+
+class PointNet(nn.Module):
+    """Classifier (and optional part segmenter) over a :class:`PointNetEncoder`.
+
+    :param num_classes: size of the class head.
+    :param num_parts: size of the per-point part head; 0 for none.
+    """
+
+    def __init__(self, num_classes: int, num_parts: int = 0, encoder: EncoderConfig = EncoderConfig(), dropout: float = 0.3) -> None:
+        super().__init__()
+        self.encoder = PointNetEncoder(encoder)
+        d = encoder.global_dim
+        self.head = nn.Sequential(_fc([d, 128, 64], dropout), nn.Linear(64, num_classes))
+        self.num_parts = num_parts
+        self.seg = nn.Sequential(_conv([64 + d, 128, 64]), nn.Conv1d(64, num_parts, 1)) if num_parts else None
+
+    def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """(B, N, 3) -> class logits (B, C), part logits (B, P, N) or None, feature transform."""
+        glob, local, trans = self.encoder(points)
+        logits = self.head(glob)
+        parts = None
+        if self.seg is not None:
+            n = local.shape[2]
+            parts = self.seg(torch.cat([local, glob[:, :, None].expand(-1, -1, n)], dim=1))
+        return logits, parts, trans
+
+
+def parameter_count(module: nn.Module) -> int:
+    return int(sum(p.numel() for p in module.parameters()))

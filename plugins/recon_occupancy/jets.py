@@ -31,7 +31,7 @@ def _frame(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return t1, np.cross(n, t1)
 
 
-def jet_denoise(points: np.ndarray, normals: np.ndarray, tree: cKDTree, k: int = 40) -> Jets:
+def jet_denoise(points: np.ndarray, normals: np.ndarray, tree: cKDTree, k: int = 40, chunk: int = 20_000) -> Jets:
     """Project every point onto a weighted quadric height field fitted to its ``k`` neighbours in
     the frame of its normal (osculating jets, Cazals & Pouget 2005).
 
@@ -40,10 +40,33 @@ def jet_denoise(points: np.ndarray, normals: np.ndarray, tree: cKDTree, k: int =
     thin part) are left out.
     """
     k = min(k, len(points))
-    dist, idx = tree.query(points, k=k, workers=-1)
     n = normals
     t1, t2 = _frame(n)
-    rel = points[idx] - points[:, None, :]
+    coef = np.empty((len(points), 6))
+    radius = np.empty(len(points))
+    for start in range(0, len(points), chunk):  # bounded memory for large clouds
+        sl = slice(start, start + chunk)
+        dist, idx = tree.query(points[sl], k=k, workers=-1)
+        coef[sl] = _fit(points, normals, points[sl], n[sl], t1[sl], t2[sl], dist, idx)
+        radius[sl] = dist[:, -1]
+    new_points = points + coef[:, :1] * n
+    grad = n - coef[:, 1:2] * t1 - coef[:, 2:3] * t2
+    new_normals = grad / np.linalg.norm(grad, axis=1, keepdims=True)
+    # re-orthogonalise the tangents against the tilted normal (second-order terms unchanged)
+    t1 = t1 - (t1 * new_normals).sum(1, keepdims=True) * new_normals
+    t1 /= np.linalg.norm(t1, axis=1, keepdims=True)
+    t2 = np.cross(new_normals, t1)
+    return Jets(new_points, new_normals, t1, t2, coef[:, 3:6].copy(), radius)
+
+
+def _fit(
+    points: np.ndarray, normals: np.ndarray, centre: np.ndarray, n: np.ndarray, t1: np.ndarray, t2: np.ndarray,
+    dist: np.ndarray, idx: np.ndarray,
+) -> np.ndarray:
+    """Weighted least-squares quadric ``w = c0 + c1 u + c2 v + c3 u^2 + c4 uv + c5 v^2`` around each
+    centre over its neighbours ``idx`` (Gaussian weights on the distance, neighbours facing the
+    other way left out); returns (M, 6) coefficients."""
+    rel = points[idx] - centre[:, None, :]
     u = (rel * t1[:, None]).sum(-1)
     v = (rel * t2[:, None]).sum(-1)
     w = (rel * n[:, None]).sum(-1)
@@ -56,15 +79,7 @@ def jet_denoise(points: np.ndarray, normals: np.ndarray, tree: cKDTree, k: int =
     M = Aw.transpose(1, 2) @ A + 1e-9 * torch.eye(6, dtype=A.dtype)
     b = Aw.transpose(1, 2) @ torch.as_tensor(w)[..., None]
     # batched solves in torch: NumPy's batched LAPACK path is orders of magnitude slower here
-    coef = torch.linalg.solve(M, b)[..., 0].numpy()
-    new_points = points + coef[:, :1] * n
-    grad = n - coef[:, 1:2] * t1 - coef[:, 2:3] * t2
-    new_normals = grad / np.linalg.norm(grad, axis=1, keepdims=True)
-    # re-orthogonalise the tangents against the tilted normal (second-order terms unchanged)
-    t1 = t1 - (t1 * new_normals).sum(1, keepdims=True) * new_normals
-    t1 /= np.linalg.norm(t1, axis=1, keepdims=True)
-    t2 = np.cross(new_normals, t1)
-    return Jets(new_points, new_normals, t1, t2, coef[:, 3:6].copy(), dist[:, -1].copy())
+    return torch.linalg.solve(M, b)[..., 0].numpy()
 
 
 def choose_jet_k(
@@ -87,16 +102,7 @@ def choose_jet_k(
     t1, t2 = _frame(n)
     errors: dict[int, float] = {}
     for k in ks:
-        d, j = dist[:, 1 : k + 1], idx[:, 1 : k + 1]
-        rel = points[j] - points[sub][:, None, :]
-        u = (rel * t1[:, None]).sum(-1)
-        v = (rel * t2[:, None]).sum(-1)
-        w = (rel * n[:, None]).sum(-1)
-        wt = np.exp(-((d / (d[:, -1:] + 1e-12)) ** 2) * 2.0) * ((normals[j] * n[:, None]).sum(-1) > 0.3)
-        A = torch.as_tensor(np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=-1))
-        Aw = A * torch.as_tensor(wt)[..., None]
-        M = Aw.transpose(1, 2) @ A + 1e-9 * torch.eye(6, dtype=A.dtype)
-        coef = torch.linalg.solve(M, Aw.transpose(1, 2) @ torch.as_tensor(w)[..., None])[..., 0].numpy()
+        coef = _fit(points, normals, points[sub], n, t1, t2, dist[:, 1 : k + 1], idx[:, 1 : k + 1])
         errors[k] = float(np.mean(coef[:, 0] ** 2))
     best = min(errors.values())
     chosen = max(k for k, e in errors.items() if e <= best * (1 + tolerance))

@@ -98,6 +98,7 @@ class FitResult:
     :param cameras: per photo, the fitted camera (the head stays in the template's frame).
     :param projected: per photo, (478, 2) where the fitted vertices land in the photo.
     :param errors_px: per photo, (478,) distance from each landmark to its vertex, pixels.
+    :param details: what later stages add (the photometric levels' costs).
     """
 
     identity: np.ndarray
@@ -108,6 +109,7 @@ class FitResult:
     cost: float = 0.0
     iterations: int = 0
     timings: dict[str, float] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
 
     def expression_norm_mm(self, k: int) -> float:
         """RMS length of photo ``k``'s expression offsets, millimetres."""
@@ -248,6 +250,16 @@ class _Problem:
         state["mu"] = self.camera_points(state)[..., 2].mean(1)
         return state
 
+    def state_from(self, result: FitResult) -> dict[str, np.ndarray]:
+        """The state of ``result``'s identity and cameras, with no expression."""
+        state = self.initial_state()
+        state["a"] = (self.Phi.T @ (result.identity * 1000.0 - self.T)).T
+        state["R"] = np.stack([c.R for c in result.cameras])
+        state["t"] = np.stack([c.t * 1000.0 for c in result.cameras])
+        state["logf"] = np.log([c.K[0, 0] for c in result.cameras])
+        state["mu"] = self.camera_points(state)[..., 2].mean(1)
+        return state
+
     def identity(self, s: dict[str, np.ndarray]) -> np.ndarray:
         return self.T + self.Phi @ s["a"].T
 
@@ -330,8 +342,9 @@ class _Problem:
         out.update(r=r, G=G, P=P, fprior=fprior)
         return out
 
-    def solve(self, s: dict[str, np.ndarray], ev: dict, lam: float, rigid: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One damped Gauss-Newton step (da, db, dp)."""
+    def solve(self, s: dict[str, np.ndarray], ev: dict, lam: float, rigid: bool, frozen: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One damped Gauss-Newton step (da, db, de, dp); ``frozen`` keeps the identity and the
+        poses where they are and solves for the expressions alone."""
         K, Md, Me = self.K, self.Md, self.Me
         r, G, P = ev["r"], ev["G"], ev["P"]
         # pose block and gradient
@@ -398,6 +411,12 @@ class _Problem:
             Hzz[:, nz_b:, nz_b:] = Hpp
             Haz = np.concatenate([Hab, Hap], 2)
             gz = np.concatenate([gb, gp], 1)
+            if frozen:
+                Hbb = Hbb + lam * _damping(Hbb)
+                db = -np.linalg.solve(Hbb, gb[..., None])[..., 0].reshape(K, 3, Me)
+                S0, g0, GP0, Minv, ge = keep
+                rhs = ge + (S0 @ (Psi @ db.transpose(0, 2, 1))[..., None])[..., 0]
+                return np.zeros((3, Md)), db, -(Minv @ rhs[..., None])[..., 0], np.zeros((K, 8))
         Haa = Haa + lam * _damping(Haa)
         Hzz = Hzz + lam * _damping(Hzz)
         # Schur complement onto the identity
@@ -441,7 +460,9 @@ def _damping(H: np.ndarray) -> np.ndarray:
     return out
 
 
-def _minimise(prob: _Problem, state: dict[str, np.ndarray], rigid: bool, n_iter: int, tolerance: float) -> tuple[dict[str, np.ndarray], float, int]:
+def _minimise(
+    prob: _Problem, state: dict[str, np.ndarray], rigid: bool, n_iter: int, tolerance: float, frozen: bool = False
+) -> tuple[dict[str, np.ndarray], float, int]:
     """Levenberg-Marquardt from ``state``: (state, cost, iterations)."""
     lam = 1e-4
     ev = prob.evaluate(state, True, rigid)
@@ -452,7 +473,7 @@ def _minimise(prob: _Problem, state: dict[str, np.ndarray], rigid: bool, n_iter:
         accepted = False
         improvement = 0.0
         for _ in range(10):
-            da, db, de, dp = prob.solve(state, ev, lam, rigid)
+            da, db, de, dp = prob.solve(state, ev, lam, rigid, frozen)
             trial = prob.update(state, da, db, de, dp)
             trial_cost = float(prob.evaluate(trial, False, rigid)["cost"])
             if trial_cost < cost:
@@ -468,29 +489,35 @@ def _minimise(prob: _Problem, state: dict[str, np.ndarray], rigid: bool, n_iter:
     return state, cost, used
 
 
-def fit(template: FaceTemplate, observations: list[Observation], settings: FitSettings | None = None) -> FitResult:
-    """Fit identity, expressions, poses and focal lengths to the photos' landmarks."""
+def fit(
+    template: FaceTemplate, observations: list[Observation], settings: FitSettings | None = None, start: FitResult | None = None
+) -> FitResult:
+    """Fit identity, expressions, poses and focal lengths to the photos' landmarks; with
+    ``start``, keep its identity and cameras and fit only the expressions to them."""
     import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting its threads)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
-        return _fit(template, observations, settings or FitSettings())
+        return _fit(template, observations, settings or FitSettings(), start)
 
 
-def _fit(template: FaceTemplate, observations: list[Observation], cfg: FitSettings) -> FitResult:
-    start = time.perf_counter()
+def _fit(template: FaceTemplate, observations: list[Observation], cfg: FitSettings, start: FitResult | None = None) -> FitResult:
+    t_setup = time.perf_counter()
     prob = _Problem(template, observations, cfg)
-    state = prob.initial_state()
-    timings: dict[str, float] = {"fit_setup": time.perf_counter() - start}
+    state = prob.initial_state() if start is None else prob.state_from(start)
+    timings: dict[str, float] = {"fit_setup": time.perf_counter() - t_setup}
     iterations = 0
-    cost = math.inf
-    schedule = [("rigid", True, cfg.rigid_iterations)]
-    schedule += [("full", False, cfg.iterations)] + [("reweighted", False, cfg.iterations)] * cfg.reweight_rounds
+    cost = float(prob.evaluate(state, False, False)["cost"])
+    if start is None:
+        schedule = [("rigid", True, cfg.rigid_iterations)]
+        schedule += [("full", False, cfg.iterations)] + [("reweighted", False, cfg.iterations)] * cfg.reweight_rounds
+    else:
+        schedule = [] if cfg.neutral else [("expressions", False, cfg.iterations)]
     for name, rigid, n_iter in schedule:
         t0 = time.perf_counter()
         if name != "rigid" and cfg.facing_power > 0:
             prob.set_weights(prob.facing(state))
-        state, cost, used = _minimise(prob, state, rigid, n_iter, cfg.tolerance)
+        state, cost, used = _minimise(prob, state, rigid, n_iter, cfg.tolerance, frozen=start is not None)
         iterations += used
         timings[f"fit_{name}"] = timings.get(f"fit_{name}", 0.0) + time.perf_counter() - t0
 

@@ -13,7 +13,7 @@ from recon.errors import BadInputError, UsageError
 from recon.progress import Stages
 from recon.structures import Frame, Inputs, Mesh, Reconstruction
 
-DEFAULTS: dict[str, Any] = {"face_index": 0, "neutral": False, "texture_size": 2048, "focal_35mm": None}
+DEFAULTS: dict[str, Any] = {"face_index": 0, "neutral": False, "texture_size": 2048, "focal_35mm": None, "photometric": True}
 
 # A photo is down-weighted (its weight in the fit and the texture) when its face is tiny, cut off
 # by the frame, or its landmarks disagree with the shared identity much more than the others'.
@@ -41,7 +41,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        opts["neutral"] = opts["neutral"] if isinstance(opts["neutral"], bool) else str(opts["neutral"]).lower() in ("1", "true", "yes")
+        for flag in ("neutral", "photometric"):
+            opts[flag] = _flag(opts[flag], flag)
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad face option: {exc}") from None
@@ -52,6 +53,15 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     if opts["focal_35mm"] is not None and not 4 <= opts["focal_35mm"] <= 2000:
         raise UsageError(f"focal_35mm must be a 35 mm-equivalent focal length in mm (4 to 2000), got {opts['focal_35mm']}")
     return opts
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).lower()
+    if text not in ("1", "true", "yes", "0", "false", "no"):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return text in ("1", "true", "yes")
 
 
 def _unique_names(frames: list[Frame]) -> list[str]:
@@ -118,12 +128,13 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 fit.Observation(pts[:, :2], pts[:, 2], lm.visibility.astype(np.float64), v.frame.width, v.frame.height, focal, known, v.weight, v.name)
             )
         settings = fit.FitSettings(neutral=opts["neutral"])
-        result = fit.fit(template, observations, settings)
+        photos = [v.frame.image for v in used] if opts["photometric"] and len(used) > 1 else None
+        result = _fit_views(template, observations, settings, photos)
         task.advance()
         if _flag_outliers(used, result):
             for o, v in zip(observations, used):
                 o.weight = v.weight
-            result = fit.fit(template, observations, settings)
+            result = _fit_views(template, observations, settings, photos)
         task.advance()
 
     with stages.stage("texture"):
@@ -192,11 +203,36 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             },
             "photos_used": len(used),
             "photos_skipped": len(views) - len(used),
-            "fit": {"iterations": result.iterations, "cost": round(result.cost, 6), "timings_s": {k: round(t, 4) for k, t in result.timings.items()}},
+            "fit": {
+                "iterations": result.iterations,
+                "cost": round(result.cost, 6),
+                "photometric": result.details.get("photometric_levels"),
+                "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
+            },
             "texture_coverage": round(float((baked.coverage > 0).sum() / max((_atlas_texels(template, opts["texture_size"])), 1)), 4),
             "texture_bake_resolution": baked.resolution,
         },
     )
+
+
+def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None) -> Any:
+    """The landmark fit; with ``photos`` (two or more), a neutral landmark fit refined
+    photometrically (:mod:`recon_face.photometric`), then the expressions fitted to the landmarks
+    with that identity and those cameras kept."""
+    from dataclasses import replace
+
+    from recon_face import fit, photometric
+
+    if photos is None:
+        return fit.fit(template, observations, settings)
+    neutral = replace(settings, neutral=True)
+    refined = photometric.refine(template, observations, photos, fit.fit(template, observations, neutral), fit_settings=neutral)
+    if settings.neutral:
+        return refined
+    final = fit.fit(template, observations, settings, start=refined)
+    final.timings = {k: refined.timings.get(k, 0.0) + final.timings.get(k, 0.0) for k in {**refined.timings, **final.timings}}
+    final.details = refined.details
+    return final
 
 
 def _atlas_texels(template: Any, size: int) -> int:

@@ -124,3 +124,26 @@ def test_cameras_project_like_pytorch3d(tmpl) -> None:  # noqa: ANN001
         screen = p3d.transform_points_screen(pts, image_size=((cam.height, cam.width),))[0, :, :2].numpy()
         opencv = screen - 0.5  # PyTorch3D's pixel centres are at i + 0.5, OpenCV's at i
         np.testing.assert_allclose(opencv, res.projected[k], atol=2e-2)
+
+
+def test_start_keeps_identity_and_cameras_and_fits_expressions(tmpl) -> None:  # noqa: ANN001
+    """``fit(start=...)`` (after the photometric refinement) moves only the expressions."""
+    identity = _identity(tmpl, seed=3)
+    _, obs = _views(identity, [(0, 0, 50), (30, 0, 50)])
+    for o in obs:  # an expression: the mouth corners 3 mm apart in each photo
+        o.points = o.points.copy()
+        o.points[[61, 291], 0] += [-4.0, 4.0]
+    start = F.fit(tmpl, obs, F.FitSettings(neutral=True))
+    res = F.fit(tmpl, obs, F.FitSettings(), start=start)
+    np.testing.assert_allclose(res.identity, start.identity, atol=1e-9)
+    for a, b in zip(res.cameras, start.cameras):
+        np.testing.assert_allclose(a.R, b.R, atol=1e-9)
+        np.testing.assert_allclose(a.t, b.t, atol=1e-12)
+        np.testing.assert_allclose(a.K, b.K, atol=1e-9)
+    assert all(res.expression_norm_mm(k) > 0.0 for k in range(2))
+    for k in range(2):
+        assert np.median(res.errors_px[k]) < np.median(start.errors_px[k])
+        assert res.errors_px[k][[61, 291]].max() < start.errors_px[k][[61, 291]].max()
+    # neutral with a start: nothing to fit
+    same = F.fit(tmpl, obs, F.FitSettings(neutral=True), start=start)
+    assert all(same.expression_norm_mm(k) == 0.0 for k in range(2))

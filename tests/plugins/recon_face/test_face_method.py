@@ -229,13 +229,13 @@ def test_method_is_chosen_for_photos_only() -> None:
     assert not registry.methods["face"].accepts(Inputs(frames=video))
 
 
-@pytest.mark.parametrize("option", ["face_index=-1", "texture_size=3", "focal_35mm=0"])
+@pytest.mark.parametrize("option", ["face_index=-1", "texture_size=3", "focal_35mm=0", "photometric=maybe", "neutral=2"])
 def test_bad_options_are_usage_errors(tmp_path: Path, option: str) -> None:
     from recon.errors import UsageError
 
     key, value = option.split("=")
     with pytest.raises(UsageError):
-        _run([DEMO_PHOTO], tmp_path / "out", **{key: float(value) if "." in value else int(value)})
+        _run([DEMO_PHOTO], tmp_path / "out", **{key: value if value.isalpha() else float(value) if "." in value else int(value)})
 
 
 @pytest.mark.blender

@@ -1,0 +1,277 @@
+"""Photometric refinement of a multi-photo face fit: make the photos agree on the skin's colour.
+
+MediaPipe's landmarks are biased on turned heads (they slide towards the silhouette), so a fit to
+landmarks alone leaves the camera rotations a few degrees off. Every photo sees the same skin,
+though: with the right shape and cameras, a point of the face has the same colour (up to each
+photo's exposure) in every photo that sees it. This stage samples points on the skin triangles
+(not the eye and mouth fills), projects them into every photo that sees them (z-buffer visibility
+from :mod:`recon.raster`, grazing views left out), and minimises the robust spread of their colours
+about the per-point mean, coarse to fine on Gaussian-blurred working copies of the photos (the face
+about ``working_radius_px`` across; a difference of Gaussians, so slow shading from the lighting
+drops out), over the identity shape, each photo's pose and focal length
+(when not known) and a per-photo colour gain. The landmarks stay in the cost with a small weight,
+to hold the similarity gauge (photo-consistency cannot see the scene's position, orientation and
+scale) and the face's outline, where the skin texture says little. PyTorch autograd and L-BFGS.
+
+It needs two photos or more; expressions are left out (fitted afterwards with the cameras kept),
+so photos of one neutral face agree best, and photos with strong expressions agree on the rigid
+upper face.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from recon.structures import Camera
+from recon_face.fit import FitResult, FitSettings, Observation
+from recon_face.template import FaceTemplate
+
+
+@dataclass
+class PhotometricSettings:
+    """Knobs of the refinement.
+
+    :param blur: Gaussian blur of each level, as a fraction of the face's RMS radius in the photo.
+    :param iterations: L-BFGS iterations per level.
+    :param subdivisions: sample points per skin triangle = ``subdivisions**2``.
+    :param landmark_weight: the landmark cost's weight relative to the landmark fit's.
+    :param colour_sigma: colour differences (0-1 RGB) at which the robust loss turns linear.
+    :param min_cosine: a photo sees a point only when it faces the camera at least this squarely.
+    :param working_radius_px: the face's RMS radius in the working copies of the photos.
+    :param band_pass: each level also subtracts a blur this many times wider (a difference of
+        Gaussians), so shading that varies slowly across the face (real lighting) is left out; 0
+        compares the blurred colours themselves.
+    :param skip_outline: leave out the triangles on the face's outline (hair, ears and background
+        creep in there).
+    """
+
+    blur: tuple[float, ...] = (0.08, 0.04, 0.02)
+    iterations: int = 40
+    subdivisions: int = 2
+    landmark_weight: float = 0.01
+    colour_sigma: float = 0.03
+    min_cosine: float = 0.25
+    working_radius_px: float = 80.0
+    band_pass: float = 3.0
+    skip_outline: bool = True
+
+
+def barycentric_samples(n: int) -> np.ndarray:
+    """(n², 3) barycentric coordinates of the centroids of a triangle's n² sub-triangles."""
+    out = []
+    for i in range(n):
+        for j in range(n - i):
+            out.append(((i + 1 / 3) / n, (j + 1 / 3) / n))
+            if i + j < n - 1:
+                out.append(((i + 2 / 3) / n, (j + 2 / 3) / n))
+    b = np.array(out)
+    return np.column_stack([1.0 - b.sum(1), b])
+
+
+@dataclass
+class _WorkingPhoto:
+    """A photo cropped around the face and scaled: ``A`` maps full-resolution pixels to its pixels."""
+
+    image: np.ndarray  # (h, w, 3) float32 0-1
+    A: np.ndarray  # (3, 3)
+
+
+def _working_photo(image: np.ndarray, landmarks: np.ndarray, radius: float, target: float) -> _WorkingPhoto:
+    from PIL import Image
+
+    h, w = image.shape[:2]
+    lo, hi = landmarks.min(0), landmarks.max(0)
+    margin = 0.25 * (hi - lo)
+    x0, y0 = (np.floor(np.maximum(lo - margin, 0))).astype(int)
+    x1, y1 = (np.ceil(np.minimum(hi + margin, [w - 1, h - 1]))).astype(int) + 1
+    crop = image[y0:y1, x0:x1, :3]
+    s = min(1.0, target / max(radius, 1e-6))
+    cw, ch = max(int(round((x1 - x0) * s)), 2), max(int(round((y1 - y0) * s)), 2)
+    small = np.asarray(Image.fromarray(crop).resize((cw, ch), Image.BILINEAR if s == 1.0 else Image.LANCZOS), dtype=np.float32) / 255.0
+    sx, sy = cw / (x1 - x0), ch / (y1 - y0)
+    # pixel centres at integers (OpenCV): u' = (u - x0 + 0.5) sx - 0.5
+    A = np.array([[sx, 0.0, (0.5 - x0) * sx - 0.5], [0.0, sy, (0.5 - y0) * sy - 0.5], [0.0, 0.0, 1.0]])
+    return _WorkingPhoto(small, A)
+
+
+def refine(
+    template: FaceTemplate,
+    observations: list[Observation],
+    images: list[np.ndarray],
+    start: FitResult,
+    settings: PhotometricSettings | None = None,
+    fit_settings: FitSettings | None = None,
+) -> FitResult:
+    """Refine ``start``'s identity and cameras (its expressions are ignored) so the photos agree
+    on the skin's colour; returns a neutral :class:`FitResult` with the refined identity, cameras,
+    projections and landmark errors."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    cfg = settings or PhotometricSettings()
+    with threadpool_limits(1, user_api="blas"), torch.no_grad():
+        return _refine(template, observations, images, start, cfg, fit_settings or FitSettings(neutral=True))
+
+
+def _rotation(w: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+    """Rodrigues: (K, 3) rotation vectors -> (K, 3, 3), differentiable at zero."""
+    import torch
+
+    theta = torch.sqrt((w * w).sum(1, keepdim=True) + 1e-24)
+    k = w / theta
+    z = torch.zeros_like(k[:, 0])
+    Kx = torch.stack([z, -k[:, 2], k[:, 1], k[:, 2], z, -k[:, 0], -k[:, 1], k[:, 0], z], 1).reshape(-1, 3, 3)
+    s, c = torch.sin(theta)[..., None], torch.cos(theta)[..., None]
+    return torch.eye(3, dtype=w.dtype) + s * Kx + (1 - c) * (Kx @ Kx)
+
+
+def _refine(
+    template: FaceTemplate,
+    observations: list[Observation],
+    images: list[np.ndarray],
+    start: FitResult,
+    cfg: PhotometricSettings,
+    fcfg: FitSettings,
+) -> FitResult:
+    import kornia
+    import torch
+
+    from recon.raster import rasterize_view
+    from recon_face.fit import _vertex_normals
+
+    t_start = time.perf_counter()
+    dt = torch.float64
+    K, V = len(observations), len(template.vertices)
+    T = torch.tensor(template.vertices * 1000.0, dtype=dt)
+    Phi_np, ev = template.basis(fcfg.identity_modes, fills=True)
+    Phi = torch.tensor(Phi_np, dtype=dt)
+    reg_a = torch.tensor((fcfg.identity_l2 + fcfg.identity_laplacian * ev**2) / V, dtype=dt)
+    pts_np = np.stack([o.points for o in observations]).astype(np.float64)
+    radius_np = np.sqrt(((pts_np - pts_np.mean(1, keepdims=True)) ** 2).sum(-1).mean(1))
+    work = [_working_photo(im, o.points, r, cfg.working_radius_px) for im, o, r in zip(images, observations, radius_np)]
+    Kfull = np.stack([c.K for c in start.cameras])
+    Kw = torch.tensor(np.stack([w.A @ Kk for w, Kk in zip(work, Kfull)]), dtype=dt)  # working intrinsics
+    Kf = torch.tensor(Kfull, dtype=dt)
+    pts = torch.tensor(pts_np, dtype=dt)
+    radius = torch.tensor(radius_np, dtype=dt)
+    view_w = torch.tensor([o.weight for o in observations], dtype=dt)
+    lw_np = np.stack([np.where(template.contour, fcfg.contour_weight, 1.0) * np.where(o.visible > 0.5, 1.0, fcfg.outside_weight) for o in observations])
+    lw = torch.tensor(lw_np / lw_np.sum(1, keepdims=True), dtype=dt) * view_w[:, None]
+    free_f = torch.tensor([0.0 if o.focal_known else 1.0 for o in observations], dtype=dt)
+    logf0 = torch.tensor(np.log([o.focal for o in observations]), dtype=dt)
+
+    skin = template.faces[template.kind == 0]
+    if cfg.skip_outline:  # hair and background creep in along the face's outline
+        skin = skin[~template.contour[skin].any(1)]
+    bary = barycentric_samples(cfg.subdivisions)
+    sample_face = np.repeat(np.arange(len(skin)), len(bary))
+    sample_bary = torch.tensor(np.tile(bary, (len(skin), 1)), dtype=dt)
+    sample_tri = torch.tensor(skin[sample_face])
+    photos = [torch.tensor(w.image).permute(2, 0, 1)[None] for w in work]
+
+    R0 = torch.tensor(np.stack([c.R for c in start.cameras]), dtype=dt)
+    t0 = torch.tensor(np.stack([c.t * 1000.0 for c in start.cameras]), dtype=dt)
+    a = (Phi.T @ (torch.tensor(start.identity * 1000.0, dtype=dt) - T)).contiguous().requires_grad_(True)
+    w_rot = torch.zeros(K, 3, dtype=dt, requires_grad=True)
+    d_t = torch.zeros(K, 3, dtype=dt, requires_grad=True)
+    d_logf = torch.zeros(K, dtype=dt, requires_grad=True)
+    log_gain = torch.zeros(K, 3, dtype=dt, requires_grad=True)
+
+    def model() -> tuple:
+        X = T + Phi @ a
+        R = _rotation(w_rot) @ R0
+        t = t0 + d_t
+        scale = torch.exp(d_logf * free_f)
+        return X, R, t, scale
+
+    def project(P: torch.Tensor, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, Kmat: torch.Tensor) -> tuple:
+        """P (N, 3) in mm -> (K, N, 2) pixels with intrinsics Kmat whose focal is scaled."""
+        Xc = P[None] @ R.transpose(1, 2) + t[:, None]
+        z = Xc[..., 2]
+        f = Kmat[:, 0, 0] * scale
+        u = f[:, None] * Xc[..., 0] / z + Kmat[:, 0, 2, None]
+        v = f[:, None] * Xc[..., 1] / z + Kmat[:, 1, 2, None]
+        return torch.stack([u, v], -1), z
+
+    levels = []
+    for sigma in cfg.blur:
+        with torch.no_grad():
+            X, R, t, scale = model()
+            P = (sample_bary[:, :, None] * X[sample_tri]).sum(1)
+            uv, z = project(P, R, t, scale, Kw)
+            seen = np.zeros((K, len(sample_face)))
+            Xm = X.numpy() / 1000.0
+            normals = np.cross(Xm[skin[:, 1]] - Xm[skin[:, 0]], Xm[skin[:, 2]] - Xm[skin[:, 0]])
+            normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+            for k in range(K):
+                h, w = work[k].image.shape[:2]
+                Kk = Kw[k].numpy().copy()
+                Kk[:2, :2] *= float(scale[k])
+                cam = Camera(K=Kk, R=R[k].numpy(), t=t[k].numpy() / 1000.0, width=w, height=h)
+                depth = rasterize_view(Xm, template.faces, cam).depth
+                ray = cam.center - P.numpy() / 1000.0
+                cos = (normals[sample_face] * ray).sum(1) / np.linalg.norm(ray, axis=1)
+                px = np.round(uv[k].numpy()).astype(int)
+                inside = (px[:, 0] >= 1) & (px[:, 1] >= 1) & (px[:, 0] < w - 1) & (px[:, 1] < h - 1)
+                px = np.clip(px, 0, [w - 1, h - 1])
+                front = np.abs(depth[px[:, 1], px[:, 0]] - z[k].numpy() / 1000.0) < 0.002
+                seen[k] = np.where(inside & front & (cos > cfg.min_cosine), cos**2, 0.0) * float(view_w[k])
+            keep = (seen > 0).sum(0) >= 2
+            vis = torch.tensor(seen[:, keep], dtype=dt)
+            blurred = []
+            for k in range(K):
+                s = float(sigma * radius_np[k] * work[k].A[0, 0])  # in working pixels
+                size = 2 * math.ceil(3 * s) + 1
+                img = kornia.filters.gaussian_blur2d(photos[k], (size, size), (s, s))
+                if cfg.band_pass:  # take out shading that changes slowly across the face
+                    big = cfg.band_pass * s
+                    img = img - kornia.filters.gaussian_blur2d(photos[k], (2 * math.ceil(3 * big) + 1,) * 2, (big, big))
+                blurred.append(img.to(dt))
+        tri, bar = sample_tri[keep], sample_bary[keep]
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            X, R, t, scale = model()
+            uvl, _ = project(X, R, t, scale, Kf)
+            d2 = ((uvl - pts) ** 2).sum(-1) / (radius[:, None] * fcfg.sigma) ** 2
+            landmarks = (2.0 * (torch.sqrt(1.0 + d2) - 1.0) * lw).sum()
+            P = (bar[:, :, None] * X[tri]).sum(1)
+            uv, _ = project(P, R, t, scale, Kw)
+            colours = []
+            for k in range(K):
+                h, w = blurred[k].shape[-2:]
+                grid = torch.stack([(2 * uv[k, :, 0] + 1) / w - 1, (2 * uv[k, :, 1] + 1) / h - 1], -1)[None, None]
+                c = torch.nn.functional.grid_sample(blurred[k], grid, mode="bilinear", align_corners=False, padding_mode="border")[0, :, 0].T
+                colours.append(c * torch.exp(log_gain[k]))
+            C = torch.stack(colours)
+            mean = (vis[..., None] * C).sum(0) / vis.sum(0)[:, None]
+            r2 = ((C - mean) ** 2).sum(-1) / cfg.colour_sigma**2
+            photo = (vis * 2.0 * (torch.sqrt(1.0 + r2) - 1.0)).sum() / vis.sum() * K
+            prior = (reg_a[:, None] * a**2).sum() + fcfg.focal_prior * ((d_logf * free_f) ** 2).sum() + 100.0 * (log_gain.mean(0) ** 2).sum()
+            loss = cfg.landmark_weight * landmarks + photo + prior
+            loss.backward()
+            return loss
+
+        opt = torch.optim.LBFGS([a, w_rot, d_t, d_logf, log_gain], lr=1, max_iter=cfg.iterations, line_search_fn="strong_wolfe", history_size=20)
+        with torch.enable_grad():
+            first = float(closure().detach())
+            opt.step(closure)
+            last = float(closure().detach())
+        levels.append({"blur": sigma, "samples": int(keep.sum()), "cost_before": round(first, 4), "cost_after": round(last, 4)})
+
+    X, R, t, scale = (x.detach() for x in model())
+    identity = X.numpy() / 1000.0
+    cameras = []
+    for k, o in enumerate(observations):
+        Kk = Kfull[k].copy()
+        Kk[:2, :2] *= float(scale[k])
+        cameras.append(Camera(K=Kk, R=R[k].numpy().copy(), t=t[k].numpy() / 1000.0, width=o.width, height=o.height, name=o.name))
+    projected = [c.project(identity) for c in cameras]
+    errors = [np.linalg.norm(p - o.points, axis=1) for p, o in zip(projected, observations)]
+    timings = {**start.timings, "photometric": time.perf_counter() - t_start}
+    zero = [np.zeros_like(identity) for _ in observations]
+    return FitResult(identity, zero, cameras, projected, errors, start.cost, start.iterations, timings, {"photometric_levels": levels})

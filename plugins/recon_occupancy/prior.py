@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recon.errors import BadInputError
+from recon.weights import load_weights, save_weights
 from recon_occupancy.network import PriorConfig, PriorNetwork
 from recon_occupancy.supervision import PAD
 
@@ -190,18 +190,9 @@ class Prior:
 
 
 def save_prior(prior: Prior, path: Path) -> Path:
-    path = Path(path)
-    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()) for k, v in prior.model.state_dict().items()}
-    doc = {"format": FORMAT, "version": 1, "config": prior.model.config.as_dict(), "cloud_points": prior.cloud_points,
-           "metrics": prior.metrics, "state_dict": state}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(doc, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write atomically (:mod:`recon.weights`); returns ``path``."""
+    fields = {"version": 1, "config": prior.model.config.as_dict(), "cloud_points": prior.cloud_points, "metrics": prior.metrics}
+    return save_weights(path, FORMAT, prior.model.state_dict(), **fields)
 
 
 def load_prior(path: Path | None = None, device: torch.device | str = "cpu") -> Prior:
@@ -210,16 +201,9 @@ def load_prior(path: Path | None = None, device: torch.device | str = "cpu") -> 
     :raises BadInputError: missing or not a prior checkpoint.
     """
     path = Path(path) if path is not None else default_prior_path()
-    if not path.is_file():
-        raise BadInputError(f"{path}: no occupancy prior weights there; run assets/occupancy/train_prior.py or use -O mode=fit")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BadInputError(f"{path}: not an occupancy prior ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BadInputError(f"{path}: not an occupancy prior checkpoint")
+    doc, state = load_weights(path, FORMAT, "occupancy prior", "run assets/occupancy/train_prior.py or use -O mode=fit")
     model = PriorNetwork(PriorConfig.from_dict(doc["config"]))
-    model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in doc["state_dict"].items()})
+    model.load_state_dict(state)
     model.eval().to(device)
     return Prior(model, int(doc["cloud_points"]), dict(doc.get("metrics", {})), path)
 

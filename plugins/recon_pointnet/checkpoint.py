@@ -1,6 +1,5 @@
-"""PointNet checkpoints: one ``torch.save`` dict of plain types and tensors, loaded with
-``weights_only=True`` (no pickled code runs). Float tensors are stored as float16 to keep the shipped
-weights small; they are widened to float32 on load.
+"""PointNet checkpoints (:mod:`recon.weights`: float16 on disk, ``weights_only`` loading) with
+the class and part names, points per cloud, up axis and training figures.
 
 Default weights: ``$RECON_POINTNET_WEIGHTS`` when set, else ``assets/pointnet/pointnet.pt`` of the
 checkout (made by ``assets/pointnet/train_default.py``).
@@ -15,7 +14,7 @@ from typing import Any
 
 import torch
 
-from recon.errors import BadInputError
+from recon.weights import load_weights, save_weights
 from recon_pointnet.model import EncoderConfig, PointNet
 
 FORMAT = "recon-pointnet"
@@ -47,27 +46,18 @@ class Checkpoint:
 
 def save_checkpoint(ckpt: Checkpoint, path: Path) -> Path:
     """Write atomically; returns ``path``."""
-    path = Path(path)
-    state = {k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()) for k, v in ckpt.model.state_dict().items()}
-    doc = {
-        "format": FORMAT,
-        "version": VERSION,
-        "classes": list(ckpt.classes),
-        "parts": list(ckpt.parts),
-        "num_points": int(ckpt.num_points),
-        "up": ckpt.up,
-        "encoder": ckpt.model.encoder.config.as_dict(),
-        "metrics": ckpt.metrics,
-        "state_dict": state,
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(doc, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_weights(
+        path,
+        FORMAT,
+        ckpt.model.state_dict(),
+        version=VERSION,
+        classes=list(ckpt.classes),
+        parts=list(ckpt.parts),
+        num_points=int(ckpt.num_points),
+        up=ckpt.up,
+        encoder=ckpt.model.encoder.config.as_dict(),
+        metrics=ckpt.metrics,
+    )
 
 
 def load_checkpoint(path: Path | None = None, device: torch.device | str = "cpu") -> Checkpoint:
@@ -76,18 +66,10 @@ def load_checkpoint(path: Path | None = None, device: torch.device | str = "cpu"
     :raises BadInputError: missing file or not a recon PointNet checkpoint.
     """
     path = Path(path) if path is not None else default_weights_path()
-    if not path.is_file():
-        hint = "train some with 'recon train pointnet DATA_DIR' or run assets/pointnet/train_default.py"
-        raise BadInputError(f"{path}: no PointNet weights there; {hint}")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BadInputError(f"{path}: not a PointNet checkpoint ({type(exc).__name__}); give a file saved by 'recon train pointnet'") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise BadInputError(f"{path}: not a recon PointNet checkpoint; give a file saved by 'recon train pointnet'")
+    fix = "train some with 'recon train pointnet DATA_DIR' (or assets/pointnet/train_default.py) and pass --weights"
+    doc, state = load_weights(path, FORMAT, "PointNet", fix)
     classes, parts = list(doc["classes"]), list(doc.get("parts", []))
     model = PointNet(len(classes), len(parts), EncoderConfig.from_dict(doc["encoder"]))
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in doc["state_dict"].items()}
     model.load_state_dict(state)
     model.eval().to(device)
     return Checkpoint(model, classes, parts, int(doc["num_points"]), doc.get("up", "y"), dict(doc.get("metrics", {})), path)

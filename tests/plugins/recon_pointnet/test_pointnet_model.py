@@ -60,7 +60,7 @@ def test_bad_checkpoints_are_bad_input(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(BadInputError, match="not a PointNet checkpoint"):
+    with pytest.raises(BadInputError, match="not a recon PointNet checkpoint"):
         load_checkpoint(junk)
 
 

@@ -86,7 +86,8 @@ def test_convex_hull_reconstruction_and_mesh_stats(site: Path, tmp_path: Path) -
     assert len(mesh.faces) == 396
     assert mesh.volume == pytest.approx(report["metadata"]["volume"], rel=1e-3)
 
-    # chosen without --method too: the only method that takes a bare point cloud
+    # chosen without --method too: the built-in occupancy method takes point clouds as well,
+    # at priority -10 so an installed plugin's method (priority 0) comes first
     auto = recon(site, "reconstruct", "pts.xyz", "-o", "AUTO", "-q", "--json", cwd=tmp_path)
     assert auto.returncode == 0, auto.stderr
     assert json.loads(auto.stdout)["method"] == "convex-hull"

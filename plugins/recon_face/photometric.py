@@ -47,6 +47,8 @@ class PhotometricSettings:
         compares the blurred colours themselves.
     :param skip_outline: leave out the triangles on the face's outline (hair, ears and background
         creep in there).
+    :param min_shared_samples: fewer sample points seen by two photos or more than this, and the
+        refinement stops (reported in the level's ``skipped``).
     """
 
     blur: tuple[float, ...] = (0.08, 0.04, 0.02)
@@ -58,6 +60,7 @@ class PhotometricSettings:
     working_radius_px: float = 80.0
     band_pass: float = 3.0
     skip_outline: bool = True
+    min_shared_samples: int = 200
 
 
 def barycentric_samples(n: int) -> np.ndarray:
@@ -129,6 +132,39 @@ def _rotation(w: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
     return torch.eye(3, dtype=w.dtype) + s * Kx + (1 - c) * (Kx @ Kx)
 
 
+def _seen(
+    vertices: np.ndarray, faces: np.ndarray, skin: np.ndarray, sample_face: np.ndarray, points: np.ndarray, camera: Camera, min_cosine: float
+) -> np.ndarray:
+    """(N,) how well ``camera`` sees each sample point (metres): cos² of its skin triangle's
+    normal to the ray, 0 where hidden (z-buffer), outside the photo or seen too obliquely."""
+    from recon.raster import rasterize_view
+
+    normals = np.cross(vertices[skin[:, 1]] - vertices[skin[:, 0]], vertices[skin[:, 2]] - vertices[skin[:, 0]])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    ray = camera.center - points
+    cos = (normals[sample_face] * ray).sum(1) / np.linalg.norm(ray, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        px = np.round(camera.project(points)).astype(int)
+    w, h = camera.width, camera.height
+    inside = (px[:, 0] >= 1) & (px[:, 1] >= 1) & (px[:, 0] < w - 1) & (px[:, 1] < h - 1)
+    px = np.clip(px, 0, [w - 1, h - 1])
+    depth = rasterize_view(vertices, faces, camera).depth
+    front = np.abs(depth[px[:, 1], px[:, 0]] - camera.world_to_camera(points)[:, 2]) < 0.002  # 2 mm
+    return np.where(inside & front & (cos > min_cosine), cos**2, 0.0)
+
+
+def _band_passed(photo: "torch.Tensor", sigma: float, band_pass: float) -> "torch.Tensor":  # noqa: F821
+    """A Gaussian blur of ``photo`` (1, 3, h, w) at ``sigma`` pixels, minus one ``band_pass``
+    times wider (when ``band_pass`` > 0): slow shading from the lighting drops out."""
+    import kornia
+
+    def blur(s: float) -> "torch.Tensor":  # noqa: F821
+        size = 2 * math.ceil(3 * s) + 1
+        return kornia.filters.gaussian_blur2d(photo, (size, size), (s, s))
+
+    return blur(sigma) - blur(band_pass * sigma) if band_pass else blur(sigma)
+
+
 def _refine(
     template: FaceTemplate,
     observations: list[Observation],
@@ -137,11 +173,7 @@ def _refine(
     cfg: PhotometricSettings,
     fcfg: FitSettings,
 ) -> FitResult:
-    import kornia
     import torch
-
-    from recon.raster import rasterize_view
-    from recon_face.fit import _vertex_normals
 
     t_start = time.perf_counter()
     dt = torch.float64
@@ -162,7 +194,6 @@ def _refine(
     lw_np = np.stack([np.where(template.contour, fcfg.contour_weight, 1.0) * np.where(o.visible > 0.5, 1.0, fcfg.outside_weight) for o in observations])
     lw = torch.tensor(lw_np / lw_np.sum(1, keepdims=True), dtype=dt) * view_w[:, None]
     free_f = torch.tensor([0.0 if o.focal_known else 1.0 for o in observations], dtype=dt)
-    logf0 = torch.tensor(np.log([o.focal for o in observations]), dtype=dt)
 
     skin = template.faces[template.kind == 0]
     if cfg.skip_outline:  # hair and background creep in along the face's outline
@@ -197,40 +228,25 @@ def _refine(
         v = f[:, None] * Xc[..., 1] / z + Kmat[:, 1, 2, None]
         return torch.stack([u, v], -1), z
 
-    levels = []
+    levels: list[dict] = []
     for sigma in cfg.blur:
         with torch.no_grad():
             X, R, t, scale = model()
             P = (sample_bary[:, :, None] * X[sample_tri]).sum(1)
-            uv, z = project(P, R, t, scale, Kw)
+            Xm, Pm = X.numpy() / 1000.0, P.numpy() / 1000.0
             seen = np.zeros((K, len(sample_face)))
-            Xm = X.numpy() / 1000.0
-            normals = np.cross(Xm[skin[:, 1]] - Xm[skin[:, 0]], Xm[skin[:, 2]] - Xm[skin[:, 0]])
-            normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
             for k in range(K):
-                h, w = work[k].image.shape[:2]
                 Kk = Kw[k].numpy().copy()
                 Kk[:2, :2] *= float(scale[k])
+                h, w = work[k].image.shape[:2]
                 cam = Camera(K=Kk, R=R[k].numpy(), t=t[k].numpy() / 1000.0, width=w, height=h)
-                depth = rasterize_view(Xm, template.faces, cam).depth
-                ray = cam.center - P.numpy() / 1000.0
-                cos = (normals[sample_face] * ray).sum(1) / np.linalg.norm(ray, axis=1)
-                px = np.round(uv[k].numpy()).astype(int)
-                inside = (px[:, 0] >= 1) & (px[:, 1] >= 1) & (px[:, 0] < w - 1) & (px[:, 1] < h - 1)
-                px = np.clip(px, 0, [w - 1, h - 1])
-                front = np.abs(depth[px[:, 1], px[:, 0]] - z[k].numpy() / 1000.0) < 0.002
-                seen[k] = np.where(inside & front & (cos > cfg.min_cosine), cos**2, 0.0) * float(view_w[k])
+                seen[k] = _seen(Xm, template.faces, skin, sample_face, Pm, cam, cfg.min_cosine) * float(view_w[k])
             keep = (seen > 0).sum(0) >= 2
+            if keep.sum() < cfg.min_shared_samples:  # e.g. two profiles: nothing to compare
+                levels.append({"blur": sigma, "samples": int(keep.sum()), "skipped": "the photos share too little visible skin"})
+                break
             vis = torch.tensor(seen[:, keep], dtype=dt)
-            blurred = []
-            for k in range(K):
-                s = float(sigma * radius_np[k] * work[k].A[0, 0])  # in working pixels
-                size = 2 * math.ceil(3 * s) + 1
-                img = kornia.filters.gaussian_blur2d(photos[k], (size, size), (s, s))
-                if cfg.band_pass:  # take out shading that changes slowly across the face
-                    big = cfg.band_pass * s
-                    img = img - kornia.filters.gaussian_blur2d(photos[k], (2 * math.ceil(3 * big) + 1,) * 2, (big, big))
-                blurred.append(img.to(dt))
+            blurred = [_band_passed(photos[k], float(sigma * radius_np[k] * work[k].A[0, 0]), cfg.band_pass).to(dt) for k in range(K)]
         tri, bar = sample_tri[keep], sample_bary[keep]
 
         def closure() -> torch.Tensor:

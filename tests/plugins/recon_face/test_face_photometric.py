@@ -62,3 +62,27 @@ def test_photometric_option(tmp_path: Path, faces_dir: Path) -> None:
     photo = sorted((faces_dir / "mvfnet").glob("*.jpg"))[0]
     reconstruct(host, [photo], single, options={"texture_size": 128}, quiet=True, formats=("glb",))
     assert json.loads((single / "report.json").read_text())["metadata"]["fit"]["photometric"] is None
+
+
+def test_photos_that_share_no_skin_are_left_as_they_are() -> None:
+    """Two photos of opposite profiles (made-up landmarks) see no common skin: the refinement
+    says so and changes nothing."""
+    from recon.cameras import look_at
+    from recon_face import fit
+    from recon_face.photometric import refine
+    from recon_face.template import load_template
+
+    tmpl = load_template()
+    cams, obs = [], []
+    for yaw in (-90.0, 90.0):
+        a = np.radians(yaw)
+        cam = look_at(0.5 * np.array([np.sin(a), 0.0, np.cos(a)]), np.zeros(3), 600.0, 320, 320, name=f"y{yaw:.0f}")
+        cams.append(cam)
+        obs.append(fit.Observation(cam.project(tmpl.vertices), np.zeros(478), np.ones(478), 320, 320, 600.0, True, name=cam.name))
+    start = fit.FitResult(tmpl.vertices.copy(), [np.zeros((478, 3))] * 2, cams, [o.points for o in obs], [np.zeros(478)] * 2)
+    photos = [np.full((320, 320, 3), 128, np.uint8)] * 2
+    out = refine(tmpl, obs, photos, start)
+    assert out.details["photometric_levels"][0]["skipped"] == "the photos share too little visible skin"
+    np.testing.assert_allclose(out.identity, start.identity, atol=1e-9)
+    for a, b in zip(out.cameras, cams):
+        np.testing.assert_allclose(a.R, b.R, atol=1e-9)

@@ -414,7 +414,7 @@ class _Problem:
             if frozen:
                 Hbb = Hbb + lam * _damping(Hbb)
                 db = -np.linalg.solve(Hbb, gb[..., None])[..., 0].reshape(K, 3, Me)
-                S0, g0, GP0, Minv, ge = keep
+                S0, _, _, Minv, ge = keep
                 rhs = ge + (S0 @ (Psi @ db.transpose(0, 2, 1))[..., None])[..., 0]
                 return np.zeros((3, Md)), db, -(Minv @ rhs[..., None])[..., 0], np.zeros((K, 8))
         Haa = Haa + lam * _damping(Haa)

@@ -251,9 +251,11 @@ class _Problem:
         return state
 
     def state_from(self, result: FitResult) -> dict[str, np.ndarray]:
-        """The state of ``result``'s identity and cameras, with no expression."""
+        """The state of ``result``'s identity and cameras, with no expression; the identity
+        becomes the base shape, exactly (it may lie outside the identity basis)."""
+        self.T = result.identity * 1000.0
         state = self.initial_state()
-        state["a"] = (self.Phi.T @ (result.identity * 1000.0 - self.T)).T
+        state["a"] = np.zeros_like(state["a"])
         state["R"] = np.stack([c.R for c in result.cameras])
         state["t"] = np.stack([c.t * 1000.0 for c in result.cameras])
         state["logf"] = np.log([c.K[0, 0] for c in result.cameras])

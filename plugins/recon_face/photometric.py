@@ -1,17 +1,19 @@
 """Photometric refinement of a multi-photo face fit: make the photos agree on the skin's colour.
 
 MediaPipe's landmarks are biased on turned heads (they slide towards the silhouette), so a fit to
-landmarks alone leaves the camera rotations a few degrees off. Every photo sees the same skin,
-though: with the right shape and cameras, a point of the face has the same colour (up to each
-photo's exposure) in every photo that sees it. This stage samples points on the skin triangles
-(not the eye and mouth fills), projects them into every photo that sees them (z-buffer visibility
-from :mod:`recon.raster`, grazing views left out), and minimises the robust spread of their colours
-about the per-point mean, coarse to fine on Gaussian-blurred working copies of the photos (the face
-about ``working_radius_px`` across; a difference of Gaussians, so slow shading from the lighting
-drops out), over the identity shape, each photo's pose and focal length
-(when not known) and a per-photo colour gain. The landmarks stay in the cost with a small weight,
-to hold the similarity gauge (photo-consistency cannot see the scene's position, orientation and
-scale) and the face's outline, where the skin texture says little. PyTorch autograd and L-BFGS.
+landmarks alone leaves the camera rotations a few degrees off and the face some 6 % too deep.
+Every photo sees the same skin, though: with the right cameras and shape, a point of the face has
+the same colour (up to each photo's exposure) in every photo that sees it. This stage samples
+points on the skin triangles (not the eye and mouth fills, not the outline), projects them into
+every photo that sees them (z-buffer visibility from :mod:`recon.raster`, grazing views left out)
+and minimises the robust spread of their colours about the per-point mean, coarse to fine on
+band-passed working copies of the photos (the face about ``working_radius_px`` across; a
+difference of Gaussians, so slow shading from the lighting drops out). The unknowns are each
+photo's pose, focal length (when not known) and colour gain, and the face's depth scale; the shape
+otherwise stays the landmark fit's (freer shapes fitted the synthetic renders better and real
+photos, with their lighting and expressions, worse). The landmarks stay in the cost with a small
+weight: they hold the similarity gauge that photo-consistency cannot see. PyTorch autograd and
+L-BFGS, with the unknowns in comparable units (degrees, millimetres, percent).
 
 It needs two photos or more; expressions are left out (fitted afterwards with the cameras kept),
 so photos of one neutral face agree best, and photos with strong expressions agree on the rigid
@@ -54,7 +56,7 @@ class PhotometricSettings:
     blur: tuple[float, ...] = (0.08, 0.04, 0.02)
     iterations: int = 40
     subdivisions: int = 2
-    landmark_weight: float = 0.01
+    landmark_weight: float = 0.03
     colour_sigma: float = 0.03
     min_cosine: float = 0.25
     working_radius_px: float = 80.0
@@ -177,11 +179,7 @@ def _refine(
 
     t_start = time.perf_counter()
     dt = torch.float64
-    K, V = len(observations), len(template.vertices)
-    T = torch.tensor(template.vertices * 1000.0, dtype=dt)
-    Phi_np, ev = template.basis(fcfg.identity_modes, fills=True)
-    Phi = torch.tensor(Phi_np, dtype=dt)
-    reg_a = torch.tensor((fcfg.identity_l2 + fcfg.identity_laplacian * ev**2) / V, dtype=dt)
+    K = len(observations)
     pts_np = np.stack([o.points for o in observations]).astype(np.float64)
     radius_np = np.sqrt(((pts_np - pts_np.mean(1, keepdims=True)) ** 2).sum(-1).mean(1))
     work = [_working_photo(im, o.points, r, cfg.working_radius_px) for im, o, r in zip(images, observations, radius_np)]
@@ -206,17 +204,23 @@ def _refine(
 
     R0 = torch.tensor(np.stack([c.R for c in start.cameras]), dtype=dt)
     t0 = torch.tensor(np.stack([c.t * 1000.0 for c in start.cameras]), dtype=dt)
-    a = (Phi.T @ (torch.tensor(start.identity * 1000.0, dtype=dt) - T)).contiguous().requires_grad_(True)
+    X0 = torch.tensor(start.identity * 1000.0, dtype=dt)
+    centre = X0.mean(0)
+    depth_axis = torch.tensor([0.0, 0.0, 1.0], dtype=dt)  # the template looks along +Z
+    # unknowns in units that move the picture comparably (L-BFGS is not scale-free): rotations in
+    # degrees, translations in mm, the depth scale, focal lengths and gains in percent
+    unit_rot, unit_pct = math.radians(1.0), 0.01
+    log_depth = torch.zeros(1, dtype=dt, requires_grad=True)
     w_rot = torch.zeros(K, 3, dtype=dt, requires_grad=True)
     d_t = torch.zeros(K, 3, dtype=dt, requires_grad=True)
     d_logf = torch.zeros(K, dtype=dt, requires_grad=True)
     log_gain = torch.zeros(K, 3, dtype=dt, requires_grad=True)
 
     def model() -> tuple:
-        X = T + Phi @ a
-        R = _rotation(w_rot) @ R0
+        X = centre + (X0 - centre) * torch.exp(log_depth * unit_pct * depth_axis)
+        R = _rotation(w_rot * unit_rot) @ R0
         t = t0 + d_t
-        scale = torch.exp(d_logf * free_f)
+        scale = torch.exp(d_logf * unit_pct * free_f)
         return X, R, t, scale
 
     def project(P: torch.Tensor, R: torch.Tensor, t: torch.Tensor, scale: torch.Tensor, Kmat: torch.Tensor) -> tuple:
@@ -262,17 +266,18 @@ def _refine(
                 h, w = blurred[k].shape[-2:]
                 grid = torch.stack([(2 * uv[k, :, 0] + 1) / w - 1, (2 * uv[k, :, 1] + 1) / h - 1], -1)[None, None]
                 c = torch.nn.functional.grid_sample(blurred[k], grid, mode="bilinear", align_corners=False, padding_mode="border")[0, :, 0].T
-                colours.append(c * torch.exp(log_gain[k]))
+                colours.append(c * torch.exp(log_gain[k] * unit_pct))
             C = torch.stack(colours)
             mean = (vis[..., None] * C).sum(0) / vis.sum(0)[:, None]
             r2 = ((C - mean) ** 2).sum(-1) / cfg.colour_sigma**2
             photo = (vis * 2.0 * (torch.sqrt(1.0 + r2) - 1.0)).sum() / vis.sum() * K
-            prior = (reg_a[:, None] * a**2).sum() + fcfg.focal_prior * ((d_logf * free_f) ** 2).sum() + 100.0 * (log_gain.mean(0) ** 2).sum()
+            prior = fcfg.focal_prior * ((d_logf * unit_pct * free_f) ** 2).sum()
+            prior = prior + 100.0 * ((log_gain * unit_pct).mean(0) ** 2).sum()  # the gains' mean stays 1
             loss = cfg.landmark_weight * landmarks + photo + prior
             loss.backward()
             return loss
 
-        opt = torch.optim.LBFGS([a, w_rot, d_t, d_logf, log_gain], lr=1, max_iter=cfg.iterations, line_search_fn="strong_wolfe", history_size=20)
+        opt = torch.optim.LBFGS([log_depth, w_rot, d_t, d_logf, log_gain], lr=1, max_iter=cfg.iterations, line_search_fn="strong_wolfe", history_size=20)
         with torch.enable_grad():
             first = float(closure().detach())
             opt.step(closure)

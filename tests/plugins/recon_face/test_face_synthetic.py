@@ -3,11 +3,14 @@ mvfnet photos, with a head behind it) rendered with PyTorch3D from known cameras
 +-45 degrees, pitch up to +-20, several lenses), reconstructed from the renders, and compared:
 camera rotation (degrees), focal length (%), shape after similarity alignment (mm).
 
-The numbers are printed (``-s``). Bounds: the issue's targets where they are met (rotation <= 2
-degrees median, thanks to the photometric refinement: landmarks alone leave 3.4-4.5 degrees;
-shape <= 1.5 mm median as surface distance), where they stand today otherwise (shape per vertex,
-about 1.7 mm: vertices that slid along the surface count there; focal lengths are weakly
-determined). benchmarks/face.py reports the same figures.
+The numbers are printed (``-s``). Bounds: the issue's targets, rotation <= 2 degrees median
+(landmarks alone leave 3.4-4.5 degrees; the photometric refinement brings it to about 1) and shape
+<= 1.5 mm median as the distance from the true skin to the reconstructed surface (about 0.65 mm
+today, bounded at 1.0). Per corresponding vertex the shape error is about 1.57 mm (1.43 mm on a
+truth made by the landmark-only fit): MediaPipe's landmarks on the renders sit a millimetre or so
+off the true vertices along the surface, which no photo-consistency can see; bounded where it
+stands. Focal lengths are weakly determined without EXIF, so their bounds are loose.
+benchmarks/face.py reports the same figures.
 """
 
 from __future__ import annotations
@@ -49,10 +52,10 @@ def test_synthetic_ground_truth(truth: Mesh, tmp_path: Path) -> None:
     result = ground_truth_errors(truth, [50.0], tmp_path)
     print(json.dumps(result, indent=1))
     assert result["status"] == ["ok"] * len(VIEWS)
-    assert result["rotation_deg_median"] <= 2.0 and max(result["rotation_deg"]) < 6.0
-    assert result["shape_surface_mm_median"] <= 1.5
-    assert result["shape_mm_median"] < 2.0
-    assert result["focal_pct_median"] < 15.0
+    assert result["rotation_deg_median"] <= 2.0 and max(result["rotation_deg"]) < 4.0
+    assert result["shape_surface_mm_median"] <= 1.0
+    assert result["shape_mm_median"] < 1.7
+    assert result["focal_pct_median"] < 20.0
 
 
 @pytest.mark.slow
@@ -61,6 +64,6 @@ def test_synthetic_ground_truth_several_lenses(truth: Mesh, tmp_path: Path) -> N
     print(json.dumps(result, indent=1))
     assert result["status"] == ["ok"] * len(VIEWS)
     assert result["rotation_deg_median"] <= 2.0
-    assert result["shape_surface_mm_median"] <= 1.5
-    assert result["shape_mm_median"] < 2.0
-    assert result["focal_pct_median"] < 40.0
+    assert result["shape_surface_mm_median"] <= 1.0
+    assert result["shape_mm_median"] < 1.7
+    assert result["focal_pct_median"] < 50.0

@@ -31,14 +31,20 @@ def test_unwrap_keeps_geometry_and_covers_the_atlas() -> None:
     assert r.max() <= 0.1 + 1e-6 and r.min() > 0.09
 
 
-def test_bake_reproduces_the_views() -> None:
+def _striped_sphere_views() -> tuple[Mesh, list, list]:
+    """A vertex-coloured sphere (10 cm), six PyTorch3D renders of it around a ring, and the same
+    sphere unwrapped (UVs, no colours) to bake into."""
     sphere = trimesh.creation.icosphere(subdivisions=3)
     v = np.asarray(sphere.vertices) * 0.1
     colors = (127 + 120 * np.sin(25 * v)).astype(np.uint8)
     truth = Mesh(v, sphere.faces, vertex_colors=colors)
     cams = _ring(6)
     photos = [render(truth, c, device="cpu").rgb for c in cams]
-    mesh = unwrap(Mesh(v, sphere.faces))
+    return unwrap(Mesh(v, sphere.faces)), cams, photos
+
+
+def test_bake_reproduces_the_views() -> None:
+    mesh, cams, photos = _striped_sphere_views()
     texture, coverage = bake(mesh, photos, cams, size=256)
     assert (coverage > 0).mean() > 0.3
     mesh.texture = texture
@@ -108,13 +114,7 @@ def test_push_pull_fills_holes_smoothly_and_keeps_known_texels() -> None:
 def test_bake_views_reproduces_the_views_and_reports() -> None:
     from recon.texture import bake_views
 
-    sphere = trimesh.creation.icosphere(subdivisions=3)
-    v = np.asarray(sphere.vertices) * 0.1
-    colors = (127 + 120 * np.sin(25 * v)).astype(np.uint8)
-    truth = Mesh(v, sphere.faces, vertex_colors=colors)
-    cams = _ring(6)
-    photos = [render(truth, c, device="cpu").rgb for c in cams]
-    mesh = unwrap(Mesh(v, sphere.faces))
+    mesh, cams, photos = _striped_sphere_views()
     result = bake_views(mesh.uvs, mesh.faces, [mesh.vertices] * 6, photos, cams, size=256, oversample=4.0)
     assert result.texture.shape == (256, 256, 3) and len(result.view_coverage) == 6
     np.testing.assert_allclose(result.gains, 1.0, atol=0.03)  # the same light everywhere: no correction

@@ -66,17 +66,13 @@ def reprojection(work: Path) -> dict:
 
 
 def _truth(work: Path):  # noqa: ANN202
-    import trimesh
-
     from recon.structures import Mesh
 
     _reconstruct([FACES / "mvfnet"], work / "truth", {"texture_size": 1024, "neutral": True})
-    return Mesh.from_trimesh(trimesh.load(work / "truth" / "mesh.glb", force="mesh", process=False))
+    return Mesh.load(work / "truth" / "mesh.glb")
 
 
 def synthetic(work: Path, truth) -> dict:  # noqa: ANN001
-    import trimesh
-
     from recon.structures import Mesh
     from recon_face.synthetic import errors, render_views
     from recon_face.template import load_template
@@ -88,7 +84,7 @@ def synthetic(work: Path, truth) -> dict:  # noqa: ANN001
         folder = work / f"syn_{label}"
         cams = render_views(truth, folder / "renders", lenses)
         report = _reconstruct([folder / "renders"], folder / "out", {"texture_size": 256})
-        got = Mesh.from_trimesh(trimesh.load(folder / "out" / "mesh.glb", force="mesh", process=False))
+        got = Mesh.load(folder / "out" / "mesh.glb")
         res = errors(truth, got, read_glb_cameras(folder / "out" / "mesh.glb"), cams, skin=template.faces[template.kind == 0])
         res["status"] = [v["status"] for v in report["views"]]
         results[label] = res

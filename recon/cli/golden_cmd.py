@@ -10,12 +10,10 @@ from recon.errors import BadInputError
 
 
 def _load(path: Path):  # noqa: ANN202 - returns recon.structures.Mesh
-    import trimesh
-
     from recon.structures import Mesh
 
     try:
-        mesh = Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
+        mesh = Mesh.load(path)
     except Exception as exc:
         raise BadInputError(f"{path}: cannot read mesh ({exc}); give an obj, ply, glb or off file") from None
     if len(mesh.faces) == 0:

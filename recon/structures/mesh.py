@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -116,6 +117,14 @@ class Mesh:
         elif getattr(visual, "kind", None) == "vertex":
             colors = np.asarray(visual.vertex_colors)[:, :3]
         return cls(np.asarray(tm.vertices), np.asarray(tm.faces), uvs=uvs, texture=texture, vertex_colors=colors, name=name)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], name: str = "mesh") -> Mesh:
+        """Read a mesh file (obj, ply, glb, off, stl) as written: trimesh's loader, no merging or
+        reordering of vertices, then :meth:`from_trimesh`."""
+        import trimesh
+
+        return cls.from_trimesh(trimesh.load(path, force="mesh", process=False), name=name)
 
     def to_pytorch3d(self, device: torch.device | str = "cpu") -> pytorch3d.structures.Meshes:
         """A one-mesh ``pytorch3d.structures.Meshes`` with UV, vertex-colour or grey textures."""

@@ -29,10 +29,6 @@ def _run(paths: list[Path], out: Path, **options: object) -> dict:
     return reconstruct(PluginHost().load_entrypoints(), paths, out, options=dict(options), quiet=True, overwrite=True)
 
 
-def _load(path: Path) -> Mesh:
-    return Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
-
-
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The `make demo` job: the bundled photo with default options."""
@@ -59,7 +55,7 @@ def test_demo_outputs_follow_the_contract(demo: Path) -> None:
 
 
 def test_demo_mesh_is_textured_metric_and_carries_its_camera(demo: Path) -> None:
-    mesh = _load(demo / "mesh.glb")
+    mesh = Mesh.load(demo / "mesh.glb")
     assert mesh.textured and mesh.texture.shape == (2048, 2048, 3)
     assert mesh.uvs.min() >= 0 and mesh.uvs.max() <= 1
     assert np.linalg.norm(mesh.vertices[468] - mesh.vertices[473]) == pytest.approx(0.063, abs=0.006)
@@ -104,7 +100,7 @@ def test_shared_multiview_sets(tmp_path: Path, faces_dir: Path, name: str) -> No
     medians = [v["reprojection_error_px"]["median"] for v in views]
     assert max(medians) <= 1.5, medians
     assert len(read_glb_cameras(out / "mesh.glb")) == 3
-    mesh = _load(out / "mesh.glb")
+    mesh = Mesh.load(out / "mesh.glb")
     assert np.linalg.norm(mesh.vertices[468] - mesh.vertices[473]) == pytest.approx(0.063, abs=0.008)
 
 
@@ -250,7 +246,7 @@ def test_demo_opens_in_blender(demo: Path) -> None:
     assert len(blender.image_sizes(obj)) == 1
     (cam,) = read_glb_cameras(demo / "mesh.glb")
     cams = blender.camera_objects(bpy)
-    mesh = _load(demo / "mesh.glb")
+    mesh = Mesh.load(demo / "mesh.glb")
     got, _ = blender.project(bpy, cams[cam.name], cam, mesh.vertices)
     assert np.abs(got - cam.project(mesh.vertices)).max() < 0.5
 

@@ -19,7 +19,6 @@ import json
 from pathlib import Path
 
 import pytest
-import trimesh
 
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
@@ -34,14 +33,14 @@ def truth(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Mesh:
     out = tmp_path_factory.mktemp("face_truth") / "out"
     options = {"texture_size": 1024, "neutral": True}
     reconstruct(PluginHost().load_entrypoints(), [faces_dir / "mvfnet"], out, options=options, quiet=True, formats=("glb",))
-    return Mesh.from_trimesh(trimesh.load(out / "mesh.glb", force="mesh", process=False))
+    return Mesh.load(out / "mesh.glb")
 
 
 def ground_truth_errors(truth: Mesh, lenses: list[float], folder: Path) -> dict:
     cams = render_views(truth, folder / "renders", lenses)
     out = folder / "out"
     report = reconstruct(PluginHost().load_entrypoints(), [folder / "renders"], out, options={"texture_size": 256}, quiet=True, formats=("glb",))
-    got = Mesh.from_trimesh(trimesh.load(out / "mesh.glb", force="mesh", process=False))
+    got = Mesh.load(out / "mesh.glb")
     template = load_template()
     result = errors(truth, got, read_glb_cameras(out / "mesh.glb"), cams, skin=template.faces[template.kind == 0])
     result["status"] = [v["status"] for v in report["views"]]

@@ -29,10 +29,6 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _load(path: Path) -> Mesh:
-    return Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
-
-
 def test_demo_outputs_follow_the_contract(demo_out: Path) -> None:
     names = sorted(p.name for p in demo_out.iterdir())
     assert names == ["mesh.glb", "mesh.mtl", "mesh.obj", "mesh.png", "preview.png", "report.json"], names
@@ -42,13 +38,13 @@ def test_demo_outputs_follow_the_contract(demo_out: Path) -> None:
     ious = [v["silhouette_iou"] for v in report["views"]]
     assert min(ious) > 0.97, f"silhouette IoU per view {ious}"
     assert set(report["timings_s"]) >= {"carve", "surface", "texture", "total"}
-    mesh = _load(demo_out / "mesh.glb")
+    mesh = Mesh.load(demo_out / "mesh.glb")
     assert report["mesh"] == {"vertices": len(mesh.vertices), "faces": len(mesh.faces)}
 
 
 def test_demo_is_close_to_the_true_surface(demo_out: Path) -> None:
     truth = np.load(DEMO / "ground_truth.npz")
-    got = _load(demo_out / "mesh.glb")
+    got = Mesh.load(demo_out / "mesh.glb")
     chamfer, hausdorff = chamfer_hausdorff(surface_samples(got), surface_samples(Mesh(truth["vertices"], truth["faces"])))
     # A visual hull cannot carve concavities: Chamfer stays small, Hausdorff is the deepest dent.
     assert chamfer < 0.003, f"Chamfer {chamfer * 1000:.2f} mm"
@@ -77,7 +73,7 @@ def test_demo_opens_in_blender(demo_out: Path) -> None:
     from recon.testing import blender
 
     bpy = blender.load(demo_out / "mesh.glb")
-    mesh = _load(demo_out / "mesh.glb")
+    mesh = Mesh.load(demo_out / "mesh.glb")
     objs = blender.mesh_objects(bpy)
     assert len(objs) == 1 and len(objs[0].data.vertices) == len(mesh.vertices)
     assert len(objs[0].data.uv_layers) == 1
@@ -122,6 +118,6 @@ def test_middlebury_temple(shared_data: Path, tmp_path: Path) -> None:
     # Masks come from a plain threshold, so dark cloth in the background leaks in (scored inside
     # the working volume's projection only).
     assert np.median(ious) > 0.85, f"silhouette IoU per view {ious}"
-    size = np.ptp(_load(out / "mesh.glb").vertices, axis=0)
+    size = np.ptp(Mesh.load(out / "mesh.glb").vertices, axis=0)
     # The README's tight bounding box is 0.10 x 0.16 x 0.075 m.
     np.testing.assert_allclose(np.sort(size), np.sort([0.102, 0.160, 0.075]), rtol=0.25)

@@ -68,7 +68,7 @@ def test_file_round_trip_with_texture(tmp_path, suffix) -> None:
     mesh = Mesh(V, F, uvs=UV, texture=texture())
     path = tmp_path / f"mesh{suffix}"
     mesh.to_trimesh().export(path)
-    back = Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
+    back = Mesh.load(path)
     assert np.allclose(back.vertices, mesh.vertices) and len(back.faces) == len(mesh.faces)
     assert back.texture is not None and np.array_equal(back.texture, mesh.texture)
 
@@ -103,7 +103,7 @@ def test_uvs_without_image_give_no_texture_after_export(tmp_path, suffix) -> Non
 def test_obj_with_vt_and_no_material(tmp_path) -> None:
     path = tmp_path / "plain.obj"
     path.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nf 1/1 2/2 3/3\n")
-    mesh = Mesh.from_trimesh(trimesh.load(path, force="mesh", process=False))
+    mesh = Mesh.load(path)
     assert mesh.texture is None and np.allclose(mesh.uvs, [[0, 0], [1, 0], [0, 1]])
 
 

@@ -25,12 +25,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recon.structures import Camera
 from recon_face.fit import FitResult, FitSettings, Observation
 from recon_face.template import FaceTemplate
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -122,7 +126,7 @@ def refine(
         return _refine(template, observations, images, start, cfg, fit_settings or FitSettings(neutral=True))
 
 
-def _rotation(w: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
+def _rotation(w: torch.Tensor) -> torch.Tensor:
     """Rodrigues: (K, 3) rotation vectors -> (K, 3, 3), differentiable at zero."""
     import torch
 
@@ -132,6 +136,13 @@ def _rotation(w: "torch.Tensor") -> "torch.Tensor":  # noqa: F821
     Kx = torch.stack([z, -k[:, 2], k[:, 1], k[:, 2], z, -k[:, 0], -k[:, 1], k[:, 0], z], 1).reshape(-1, 3, 3)
     s, c = torch.sin(theta)[..., None], torch.cos(theta)[..., None]
     return torch.eye(3, dtype=w.dtype) + s * Kx + (1 - c) * (Kx @ Kx)
+
+
+def _camera(K: np.ndarray, focal_scale: float, R: np.ndarray, t_mm: np.ndarray, width: int, height: int, name: str = "") -> Camera:
+    """A :class:`Camera` from intrinsics whose focal length is scaled, a pose in millimetres."""
+    K = K.copy()
+    K[:2, :2] *= focal_scale
+    return Camera(K=K, R=R.copy(), t=t_mm / 1000.0, width=width, height=height, name=name)
 
 
 def _seen(
@@ -155,12 +166,12 @@ def _seen(
     return np.where(inside & front & (cos > min_cosine), cos**2, 0.0)
 
 
-def _band_passed(photo: "torch.Tensor", sigma: float, band_pass: float) -> "torch.Tensor":  # noqa: F821
+def _band_passed(photo: torch.Tensor, sigma: float, band_pass: float) -> torch.Tensor:
     """A Gaussian blur of ``photo`` (1, 3, h, w) at ``sigma`` pixels, minus one ``band_pass``
     times wider (when ``band_pass`` > 0): slow shading from the lighting drops out."""
     import kornia
 
-    def blur(s: float) -> "torch.Tensor":  # noqa: F821
+    def blur(s: float) -> torch.Tensor:
         size = 2 * math.ceil(3 * s) + 1
         return kornia.filters.gaussian_blur2d(photo, (size, size), (s, s))
 
@@ -240,10 +251,8 @@ def _refine(
             Xm, Pm = X.numpy() / 1000.0, P.numpy() / 1000.0
             seen = np.zeros((K, len(sample_face)))
             for k in range(K):
-                Kk = Kw[k].numpy().copy()
-                Kk[:2, :2] *= float(scale[k])
                 h, w = work[k].image.shape[:2]
-                cam = Camera(K=Kk, R=R[k].numpy(), t=t[k].numpy() / 1000.0, width=w, height=h)
+                cam = _camera(Kw[k].numpy(), float(scale[k]), R[k].numpy(), t[k].numpy(), w, h)
                 seen[k] = _seen(Xm, template.faces, skin, sample_face, Pm, cam, cfg.min_cosine) * float(view_w[k])
             keep = (seen > 0).sum(0) >= 2
             if keep.sum() < cfg.min_shared_samples:  # e.g. two profiles: nothing to compare
@@ -288,9 +297,7 @@ def _refine(
     identity = X.numpy() / 1000.0
     cameras = []
     for k, o in enumerate(observations):
-        Kk = Kfull[k].copy()
-        Kk[:2, :2] *= float(scale[k])
-        cameras.append(Camera(K=Kk, R=R[k].numpy().copy(), t=t[k].numpy() / 1000.0, width=o.width, height=o.height, name=o.name))
+        cameras.append(_camera(Kfull[k], float(scale[k]), R[k].numpy(), t[k].numpy(), o.width, o.height, o.name))
     projected = [c.project(identity) for c in cameras]
     errors = [np.linalg.norm(p - o.points, axis=1) for p, o in zip(projected, observations)]
     timings = {**start.timings, "photometric": time.perf_counter() - t_start}

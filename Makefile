@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_SITE := .bench-site
+BENCH_STAMP := $(BENCH_SITE)/.installed
 DEMO_OUT := out/demo
 
 .PHONY: demo demo-scene test test-fast bench clean
@@ -33,14 +35,23 @@ test: $(TEST_STAMP)  ## the whole suite, Blender and slow tests included
 test-fast: $(TEST_STAMP)  ## skip real-Blender and slow tests
 	$(PY) -m pytest -m "not blender and not slow"
 
-bench: $(TEST_STAMP)
-	$(PY) -m pip install --quiet -e ".[bench]"
+# benchmarks/requirements.txt (open3d, and dash with its pytest plugin among what it pulls in) goes
+# into .bench-site/, never into .venv/; .venv's versions constrain the dependencies both share.
+# Only benchmarks/occupancy.py and test_occupancy_scans.py's Poisson comparison put .bench-site on
+# sys.path, after .venv's packages.
+$(BENCH_STAMP): benchmarks/requirements.txt $(TEST_STAMP)
+	mkdir -p $(BENCH_SITE)
+	$(PY) -m pip list --disable-pip-version-check --format=freeze --exclude-editable > $(BENCH_SITE)/constraints.txt
+	$(PY) -m pip install --quiet --upgrade --target $(BENCH_SITE) -c $(BENCH_SITE)/constraints.txt -r benchmarks/requirements.txt
+	touch $@
+
+bench: $(BENCH_STAMP)  ## the benchmark scripts (open3d from .bench-site/)
 	@# open3d (the Poisson baseline) needs libusb on Debian; install it only when the import fails
-	@$(PY) -c "import open3d" 2>/dev/null || apt-get install -y libusb-1.0-0
+	@$(PY) -c "import sys; sys.path.append('$(BENCH_SITE)'); import open3d" 2>/dev/null || apt-get install -y libusb-1.0-0
 	$(PY) benchmarks/cli_startup.py
 	$(PY) benchmarks/raster.py
 	$(PY) benchmarks/pointnet.py
 	$(PY) benchmarks/occupancy.py
 
 clean:
-	rm -rf $(VENV) out .pytest_cache
+	rm -rf $(VENV) $(BENCH_SITE) out .pytest_cache

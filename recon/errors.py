@@ -48,3 +48,22 @@ class GoldenMismatch(ReconError):
     """A mesh differs from its golden reference beyond the tolerances."""
 
     exit_code = ExitCode.GOLDEN_MISMATCH
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (or SIGHUP) arrived: unwound like Ctrl-C, so partial outputs are removed; exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def terminate_on_signals() -> None:
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (the CLI calls this)."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)

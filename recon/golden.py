@@ -125,8 +125,11 @@ def load_golden(path: Path) -> Mesh:
                 uvs=data["uvs"] if "uvs" in data else None,
                 texture=data["texture"] if "texture" in data else None,
             )
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise BadInputError(f"{path}: not a golden mesh ({type(exc).__name__}: {exc})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else "empty or truncated file"
+        raise BadInputError(
+            f"{path}: not a golden mesh ({type(exc).__name__}: {reason}); write one with 'recon golden update MESH {path}'"
+        ) from None
 
 
 def surface_samples(mesh: Mesh) -> np.ndarray:

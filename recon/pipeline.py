@@ -1,20 +1,21 @@
 """One reconstruction run: read inputs, choose a method, run it, write outputs atomically.
 
 The output folder is written under a temporary name beside ``out`` and renamed at the end, so a
-failed run leaves no ``out`` behind.
+failed run leaves no ``out`` behind (:mod:`recon.output` holds the rules for OUT).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from recon.errors import BadInputError, UsageError
+from recon.errors import BadInputError, ReconError, UsageError
+from recon.output import REPORT, OutputFolder, write_failure
 from recon.plugins import PluginHost
 from recon.progress import Stages
 from recon.registry import Method, Registry, method_names
@@ -28,6 +29,19 @@ def require_existing(paths: list[Path]) -> None:
     for path in paths:
         if not path.exists():
             raise BadInputError(f"{path}: no such file or folder; check the path")
+
+
+@contextmanager
+def blamed(registry: Registry, kind: str, name: str) -> Iterator[None]:
+    """Name the plugin behind a ``kind`` (method, reader, writer) in any error it raises that is not
+    a :class:`recon.errors.ReconError` (a note the CLI prints on the error line)."""
+    try:
+        yield
+    except ReconError:
+        raise
+    except Exception as exc:
+        exc.add_note(f"in {kind} {name!r} of plugin {registry.owners.get((kind, name), '?')!r}")
+        raise
 
 
 def read_inputs(paths: list[Path], registry: Registry, options: dict[str, Any]) -> Inputs:
@@ -44,27 +58,68 @@ def read_inputs(paths: list[Path], registry: Registry, options: dict[str, Any]) 
                 f"{path}: unsupported input; give images, a folder, a video, a point cloud or a mesh "
                 f"({' '.join(registry.extensions())})"
             )
-        inputs.extend(reader.read(path, options))
+        with blamed(registry, "reader", reader.name):
+            inputs.extend(reader.read(path, options))
     return inputs
 
 
 def choose_method(registry: Registry, inputs: Inputs, name: str | None) -> Method:
     """The named method, or the highest-priority method that accepts the inputs.
 
+    A method whose ``accepts`` raises is skipped with a warning naming its plugin.
+
     :raises UsageError: the named method does not exist.
     :raises BadInputError: no method accepts these inputs (the message lists them all).
     """
     if name is not None:
-        if name not in registry.methods:
-            raise UsageError(f"unknown method {name!r}; available methods: {method_names(registry.methods_by_priority())}")
-        return registry.methods[name]
+        return named_method(registry, name)
     for method in registry.methods_by_priority():
-        if method.accepts(inputs):
+        try:
+            accepted = method.accepts(inputs)
+        except Exception as exc:
+            owner = registry.owners.get(("method", method.name), "?")
+            print(f"recon: warning: plugin {owner!r}: method {method.name!r} accepts() raised "
+                  f"{type(exc).__name__}: {exc}; skipped", file=sys.stderr)
+            continue
+        if accepted:
             return method
     raise BadInputError(
         f"no method can reconstruct {inputs.describe()} from {', '.join(inputs.paths) or 'these inputs'}; "
         f"available methods: {method_names(registry.methods_by_priority())} (pick one with --method)"
     )
+
+
+def named_method(registry: Registry, name: str) -> Method:
+    """:raises UsageError: no method has this name (the message lists them)."""
+    if name not in registry.methods:
+        raise UsageError(f"unknown method {name!r}; available methods: {method_names(registry.methods_by_priority())}")
+    return registry.methods[name]
+
+
+def check_options(method: Method, options: dict[str, Any], registry: Registry) -> None:
+    """Refuse ``-O`` keys that neither the method nor a reader reads (when the method lists its own).
+
+    :raises UsageError: naming the unknown keys and the method's own.
+    """
+    if method.options is None:
+        return
+    known = set(method.options) | registry.reader_options() | {"seed"}
+    unknown = sorted(k for k, v in options.items() if k not in known and v is not None)
+    if unknown:
+        takes = ", ".join(sorted(method.options)) or "none"
+        raise UsageError(
+            f"unknown option {', '.join('-O ' + k for k in unknown)} for method {method.name!r}; it takes: {takes}"
+        )
+
+
+def check_formats(formats: tuple[str, ...], registry: Registry) -> None:
+    """:raises UsageError: no format given, or one that no writer writes."""
+    available = ", ".join(sorted(registry.writers))
+    if not formats:
+        raise UsageError(f"--format names no format; give one or more of {available} (comma-separated)")
+    missing = [f for f in formats if f not in registry.writers]
+    if missing:
+        raise UsageError(f"unknown output format {', '.join(missing)}; available: {available}")
 
 
 def build_report(
@@ -90,47 +145,50 @@ def build_report(
         "plugins": host.versions(),
         "seed": seed,
         "metadata": reconstruction.metadata,
-        "annotations": host.annotate(reconstruction),
+        "annotations": _serialisable(host.annotate(reconstruction)),
         "outputs": outputs,
     }
 
 
 def write_outputs(
     reconstruction: Reconstruction,
-    out: Path,
+    folder: Path,
     registry: Registry,
     formats: tuple[str, ...],
     report_for: Any,
 ) -> dict[str, Any]:
-    """Write every format, the preview and ``report.json`` into a temporary folder, then rename.
+    """Write every format, the preview and ``report.json`` into ``folder`` (the run's temporary
+    output folder; :class:`recon.output.OutputFolder` swaps it in).
 
     :param report_for: ``report_for(outputs) -> dict`` builds the report once files are known.
     """
     from PIL import Image
 
-    missing = [f for f in formats if f not in registry.writers]
-    if missing:
-        raise UsageError(f"unknown output format {', '.join(missing)}; available: {', '.join(sorted(registry.writers))}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        written: list[Path] = []
-        for fmt in formats:
-            writer = registry.writers[fmt]
-            written += writer.write(reconstruction, tmp / writer.filename)
-        if reconstruction.preview is not None:
-            Image.fromarray(reconstruction.preview).save(tmp / "preview.png")
-            written.append(tmp / "preview.png")
-        names = sorted({p.name for p in written} | {"report.json"})
-        report = report_for(names)
-        (tmp / "report.json").write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-        return report
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    written: list[Path] = []
+    for fmt in formats:
+        writer = registry.writers[fmt]
+        with blamed(registry, "writer", fmt):
+            written += writer.write(reconstruction, folder / writer.filename)
+    if reconstruction.preview is not None:
+        Image.fromarray(reconstruction.preview).save(folder / "preview.png")
+        written.append(folder / "preview.png")
+    names = sorted({p.name for p in written} | {REPORT})
+    report = report_for(names)
+    (folder / REPORT).write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
+    return report
+
+
+def _serialisable(annotations: dict[str, Any]) -> dict[str, Any]:
+    """The plugins' annotations that JSON can hold; each other one is dropped with a warning."""
+    kept = {}
+    for plugin, value in annotations.items():
+        try:
+            json.dumps(value, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            print(f"recon: warning: plugin {plugin!r}: its annotation cannot be written to report.json ({exc}); left out", file=sys.stderr)
+            continue
+        kept[plugin] = value
+    return kept
 
 
 def _json_default(value: Any) -> Any:
@@ -156,35 +214,55 @@ def reconstruct(
     quiet: bool = True,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run one reconstruction end to end and return its report (also written to ``out/report.json``)."""
+    """Run one reconstruction end to end and return its report (also written to ``out/report.json``).
+
+    Everything the command line can check is checked before any work: the inputs exist, OUT may
+    be written (see :mod:`recon.output`), the formats and, for a named method, its options.
+    """
     from recon.device import seed_everything
 
-    if out.exists() and not overwrite and (out.is_file() or any(out.iterdir())):
-        raise UsageError(f"{out} already exists; pass --overwrite to replace it or choose another -o")
     require_existing(paths)
     options = {**(options or {}), "seed": seed}
-    start = time.perf_counter()
     registry = host.registry
-    with Stages(quiet=quiet) as stages:
-        with stages.stage("read inputs", total=len(paths)) as task:
-            inputs = Inputs()
-            for path in paths:
-                inputs.extend(read_inputs([path], registry, options))
-                task.advance()
-        chosen = choose_method(registry, inputs, method)
-        seed_everything(seed)
-        reconstruction = chosen.run(inputs, options, stages)
-        if not reconstruction.meshes:
-            raise BadInputError(f"method {chosen.name!r} produced no mesh from {', '.join(inputs.paths)}")
-        with stages.stage("write outputs"):
-            timings = stages.timings
-            report = write_outputs(
-                reconstruction,
-                out,
-                registry,
-                formats,
-                lambda names: build_report(
-                    reconstruction, inputs, host, {**timings, "total": time.perf_counter() - start}, seed, names
-                ),
-            )
+    check_formats(formats, registry)
+    if method is not None:
+        check_options(named_method(registry, method), options, registry)
+    target = OutputFolder(out, list(paths), overwrite)
+    folder = target.open()
+    start = time.perf_counter()
+    try:
+        with Stages(quiet=quiet) as stages:
+            with stages.stage("read inputs", total=len(paths)) as task:
+                inputs = Inputs()
+                for path in paths:
+                    inputs.extend(read_inputs([path], registry, options))
+                    task.advance()
+            chosen = choose_method(registry, inputs, method)
+            check_options(chosen, options, registry)
+            seed_everything(seed)
+            with blamed(registry, "method", chosen.name):
+                reconstruction = chosen.run(inputs, options, stages)
+            if not reconstruction.meshes:
+                raise BadInputError(f"method {chosen.name!r} produced no mesh from {', '.join(inputs.paths)}")
+            with stages.stage("write outputs"):
+                timings = stages.timings
+                try:
+                    report = write_outputs(
+                        reconstruction,
+                        folder,
+                        registry,
+                        formats,
+                        lambda names: build_report(
+                            reconstruction, inputs, host, {**timings, "total": time.perf_counter() - start}, seed, names
+                        ),
+                    )
+                except OSError as exc:
+                    failure = write_failure(exc, out)
+                    if failure is None:
+                        raise
+                    raise failure from None
+                target.commit()
+    except BaseException:
+        target.discard()
+        raise
     return report

@@ -50,6 +50,8 @@ class PluginInfo:
 
 
 def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"called sys.exit({exc.code!r})"
     text = f"{type(exc).__name__}: {exc}".strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -93,7 +95,7 @@ class PluginHost:
                 self.sources[ep.name] = (source, dist.version)
                 try:
                     self.pm.register(ep.load(), name=ep.name)
-                except Exception as exc:  # a broken plugin must not take the tool down
+                except (Exception, SystemExit) as exc:  # a broken plugin must not take the tool down
                     if self.pm.get_plugin(ep.name) is not None:
                         self.pm.unregister(name=ep.name)
                     self._fail(ep.name, _one_line(exc), dist.version, source)
@@ -140,7 +142,7 @@ class PluginHost:
                 result = impl.function(**kwargs_for(impl.plugin_name))
             except PluginError:
                 raise
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 self._fail(impl.plugin_name, f"{hook_name} raised {_one_line(exc)}", *self._version_source(impl.plugin_name))
                 continue
             if after is not None:

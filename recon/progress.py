@@ -26,7 +26,8 @@ class StageTask:
 
 
 class Stages:
-    """Times named stages of a run and shows each as a progress bar unless ``quiet``.
+    """Times named stages of a run and shows each as a progress bar on stderr unless ``quiet``
+    or stderr is not a terminal (a pipe or a log file gets only the result or one error line).
 
     Use as a context manager around the run, then ``with stages.stage("carve", total=n) as task:``.
     ``timings`` maps stage name to seconds (a repeated name accumulates).
@@ -42,12 +43,15 @@ class Stages:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+            console = Console(stderr=True)
+            if not console.is_terminal:  # a log file or a pipe gets no bars: only the result or one error line
+                return self
             self._progress = Progress(
                 TextColumn("{task.description:<14}"),
                 BarColumn(),
                 TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
                 TimeElapsedColumn(),
-                console=Console(stderr=True),
+                console=console,
                 transient=False,
             )
             self._progress.__enter__()

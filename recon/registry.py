@@ -23,6 +23,9 @@ class Method:
     :param run: ``run(inputs, options, stages)`` returns a :class:`recon.structures.Reconstruction`;
         ``options`` holds ``-O key=value`` pairs and ``seed``; ``stages`` times and shows progress.
     :param priority: higher runs first when several methods accept the inputs.
+    :param options: the ``-O`` keys the method reads. When given, any other key (besides
+        ``seed`` and the readers' options) is refused with exit 2 before the run; ``None`` (the
+        default, for methods that do not say) accepts every key.
     """
 
     name: str
@@ -30,6 +33,7 @@ class Method:
     accepts: Callable[[Inputs], bool]
     run: Callable[[Inputs, dict[str, Any], Stages], Reconstruction]
     priority: int = 0
+    options: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class Reader:
     :param read: ``read(path, options)``; raise :class:`recon.errors.BadInputError` for a bad file.
     :param accepts: optional ``accepts(path)`` predicate for inputs not told apart by suffix
         (folders). Checked before extensions, highest ``priority`` first.
+    :param options: the ``-O`` keys the reader reads (``("fps", "max_frames")``); every method
+        accepts them.
     """
 
     name: str
@@ -48,6 +54,7 @@ class Reader:
     read: Callable[[Path, dict[str, Any]], Inputs]
     accepts: Callable[[Path], bool] | None = None
     priority: int = 0
+    options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,10 @@ class Registry:
 
     def extensions(self) -> list[str]:
         return sorted({e for r in self.readers for e in r.extensions})
+
+    def reader_options(self) -> set[str]:
+        """The ``-O`` keys that some reader reads."""
+        return {o for r in self.readers for o in r.options}
 
 
 def lazy(target: str) -> Callable[..., Any]:

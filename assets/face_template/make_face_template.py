@@ -2,9 +2,10 @@
 
     .venv/bin/python assets/face_template/make_face_template.py [--photos DIR] [--check]
 
-Writes ``face_template.npz`` (what the ``face`` method loads), ``face_template.obj`` (to look at)
-and ``face_template.json`` (provenance and figures) beside this script. Deterministic: the same
-photos and the same MediaPipe give byte-identical files. ``--check`` regenerates into memory and
+Writes ``face_template.npz`` (what the ``face`` method loads) and ``face_template.json``
+(provenance and figures) into ``plugins/recon_face/data/``, the package data the wheel ships, and
+``face_template.obj`` (to look at, not shipped) beside this script. Deterministic: the same photos
+and the same MediaPipe give byte-identical files. ``--check`` regenerates into memory and
 exits 1 when the shipped files differ.
 
 **Topology** (478 vertices = MediaPipe's 478 refined landmarks, in MediaPipe's order): the
@@ -51,6 +52,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+DATA = ROOT / "plugins" / "recon_face" / "data"  # package data: recon_face/data/ in the wheel
 DEFAULT_PHOTOS = ROOT.parent / "shared" / "data" / "face_multiview"
 IPD_M = 0.063  # Dodgson 2004: mean adult interpupillary distance 63.36 mm
 N = 478
@@ -507,9 +509,9 @@ def main() -> None:
     data = npz_bytes(arrays)
     info["sha256_npz"] = hashlib.sha256(data).hexdigest()
     outputs = {
-        HERE / "face_template.npz": data,
+        DATA / "face_template.npz": data,
         HERE / "face_template.obj": obj_text(arrays).encode(),
-        HERE / "face_template.json": (json.dumps(info, indent=2) + "\n").encode(),
+        DATA / "face_template.json": (json.dumps(info, indent=2) + "\n").encode(),
     }
     if args.check:
         stale = [p.name for p, b in outputs.items() if not p.exists() or p.read_bytes() != b]

@@ -1,4 +1,4 @@
-"""Train the shipped occupancy prior (assets/occupancy/prior.pt) on procedural shapes.
+"""Train the shipped occupancy prior (plugins/recon_occupancy/data/prior.pt) on procedural shapes.
 
     .venv/bin/python assets/occupancy/train_prior.py [--shapes 3000] [--steps 2000] [--seed 0]
 
@@ -7,7 +7,8 @@ Data: :func:`recon_occupancy.prior.make_dataset` (the ten procedural classes of
 partial clouds; exact occupancy labels), a training set from ``seed`` and a held-out set from
 ``seed + 1``. Model: :class:`recon_occupancy.network.PriorNetwork` (the PointNet encoder of
 ``recon_pointnet`` + a FiLM-conditioned occupancy decoder). Writes the checkpoint and
-``prior.json`` (held-out IoU, parameters, timings). A few CPU minutes; deterministic for a seed.
+``prior.json`` (held-out IoU, parameters, timings) into ``plugins/recon_occupancy/data/``, the
+package data the wheel ships (``--out`` elsewhere). A few CPU minutes; deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 from recon_occupancy.network import PriorConfig, PriorNetwork
 from recon_occupancy.prior import Prior, PriorTrainConfig, evaluate_prior, make_dataset, save_prior, train_prior
 
-HERE = Path(__file__).resolve().parent
+DATA = Path(__file__).resolve().parents[2] / "plugins" / "recon_occupancy" / "data"  # package data
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--test-shapes", type=int, default=200)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=HERE / "prior.pt")
+    parser.add_argument("--out", type=Path, default=DATA / "prior.pt")
     args = parser.parse_args()
 
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Train the shipped PointNet weights (assets/pointnet/pointnet.pt) on procedural shapes.
+"""Train the shipped PointNet weights (plugins/recon_pointnet/data/pointnet.pt) on procedural shapes.
 
     .venv/bin/python assets/pointnet/train_default.py [--per-class 300] [--epochs 12] [--seed 0]
 
@@ -24,7 +24,7 @@ from recon_pointnet.model import PointNet, parameter_count
 from recon_pointnet.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.train import TrainConfig, evaluate, train
 
-HERE = Path(__file__).resolve().parent
+DATA = Path(__file__).resolve().parents[2] / "plugins" / "recon_pointnet" / "data"  # package data
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--points", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=HERE / "pointnet.pt")
+    parser.add_argument("--out", type=Path, default=DATA / "pointnet.pt")
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

@@ -1,10 +1,11 @@
 """Built-in method ``face``: a textured face mesh from one or more photos of one person.
 
 MediaPipe Face Mesh landmarks (478, offline) in every photo; recon's own face template (MediaPipe's
-topology, a metric neutral shape, a conformal UV layout; ``assets/face_template``) fitted to all
-photos at once: one identity, one camera per photo, a small expression per photo; the photos
-baked into the template's UV layout. Output: the neutral face (metres, Y up, facing +Z) with its
-texture, one camera per photo, and each photo's expression as a morph target (a Blender shape key).
+topology, a metric neutral shape, a conformal UV layout; shipped as
+``recon_face/data/face_template.npz``) fitted to all photos at once: one identity, one camera per
+photo, a small expression per photo; the photos baked into the template's UV layout. Output: the
+neutral face (metres, Y up, facing +Z) with its texture, one camera per photo, and each photo's
+expression as a morph target (a Blender shape key).
 
 Options (``-O key=value``):
 
@@ -29,6 +30,9 @@ from recon.structures import Inputs
 
 __version__ = "0.1.0"
 
+OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric")
+"""The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
+
 
 def _accepts(inputs: Inputs) -> bool:
     """Photos (still images, no video frames) that carry no calibration."""
@@ -45,5 +49,6 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             accepts=_accepts,
             run=lazy("recon_face.method:run"),
             priority=20,
+            options=OPTIONS,
         )
     )

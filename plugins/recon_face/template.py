@@ -1,7 +1,9 @@
 """recon's face template: MediaPipe's 478-landmark topology, a neutral metric shape, a UV layout.
 
-Made by ``assets/face_template/make_face_template.py`` (which documents every source, including
-the scale prior: a 63 mm interpupillary distance); loaded here once per process.
+Shipped in the package as ``recon_face/data/face_template.npz`` (with its card
+``face_template.json``), made by ``assets/face_template/make_face_template.py`` of the checkout
+(which documents every source, including the scale prior: a 63 mm interpupillary distance);
+loaded here once per process.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recon.package_data import package_file
 from recon.structures import Mesh
 
 N_VERTICES = 478
@@ -20,11 +23,11 @@ TEMPLATE_ENV = "RECON_FACE_TEMPLATE"
 
 
 def template_path() -> Path:
-    """``$RECON_FACE_TEMPLATE`` or ``assets/face_template/face_template.npz`` in the checkout."""
+    """``$RECON_FACE_TEMPLATE`` or the shipped ``recon_face/data/face_template.npz``."""
     env = os.environ.get(TEMPLATE_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "assets" / "face_template" / "face_template.npz"
+    return package_file("recon_face", "face_template.npz")
 
 
 @dataclass(eq=False)

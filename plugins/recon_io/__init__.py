@@ -30,9 +30,9 @@ def recon_register_readers(register: Callable[[Reader], None]) -> None:
     register(Reader("scene", (), lazy("recon_io.scene:read_scene"), accepts=_is_scene_folder, priority=10))
     register(Reader("image-folder", (), lazy("recon_io.images:read_folder"), accepts=Path.is_dir))
     register(Reader("image", IMAGE_EXTENSIONS, lazy("recon_io.images:read_image")))
-    register(Reader("video", VIDEO_EXTENSIONS, lazy("recon_io.video:read_video")))
+    register(Reader("video", VIDEO_EXTENSIONS, lazy("recon_io.video:read_video"), options=("fps", "max_frames")))
     register(Reader("points", POINT_EXTENSIONS, lazy("recon_io.geometry:read_points")))
-    register(Reader("mesh", MESH_EXTENSIONS + PLY_EXTENSIONS, lazy("recon_io.geometry:read_mesh_or_points")))
+    register(Reader("mesh", MESH_EXTENSIONS + PLY_EXTENSIONS, lazy("recon_io.geometry:read_mesh_or_points"), options=("texture",)))
 
 
 @hookimpl

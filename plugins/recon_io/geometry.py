@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import warnings
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +37,36 @@ def read_mesh_or_points(path: Path, options: dict[str, Any]) -> Inputs:
     inputs = Inputs(paths=[str(path)])
     is_ply = path.suffix.lower() == ".ply"
     try:
-        # process=False keeps NaN vertices for the check below (trimesh would drop them silently)
-        loaded = trimesh.load(path, force=None if is_ply else "mesh", process=False)
+        # process=False keeps NaN vertices for the check below (trimesh would drop them silently);
+        # numpy's overflow warnings on damaged numbers are not printed: the checks below report them
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            loaded = trimesh.load(path, force=None if is_ply else "mesh", process=False)
+            if isinstance(loaded, trimesh.Scene):
+                loaded = loaded.to_mesh() if loaded.geometry else None
     except Exception as exc:  # trimesh raises anything from ValueError to struct.error on bad files
         raise BadInputError(f"{path}: cannot read {path.suffix or 'mesh'} file ({_reason(exc)}); re-export it from your 3D tool") from None
-    if isinstance(loaded, trimesh.Scene):
-        if not loaded.geometry:
-            raise BadInputError(f"{path}: the file holds no geometry; check the export")
-        loaded = loaded.to_mesh()
-    if is_ply and (isinstance(loaded, trimesh.PointCloud) or len(getattr(loaded, "faces", ())) == 0):
+    if loaded is None or not hasattr(loaded, "vertices"):
+        raise BadInputError(f"{path}: the file holds no geometry; check the export")
+    faces = getattr(loaded, "faces", None)
+    faces = np.zeros((0, 3), np.int64) if faces is None else np.asarray(faces)
+    if is_ply and len(faces) == 0:
         inputs.point_clouds.append(_ply_points(path, loaded))
         return inputs
-    if len(loaded.faces) == 0:
-        raise BadInputError(f"{path}: the mesh has no faces ({len(loaded.vertices)} vertices); export it with its triangles")
-    _check_finite(path, np.asarray(loaded.vertices), "vertices")
-    loaded.process()  # merge duplicate vertices (STL triangle soups), as trimesh.load would
+    vertices = np.asarray(loaded.vertices)
+    if len(faces) == 0:
+        raise BadInputError(f"{path}: the mesh has no faces ({len(vertices)} vertices); export it with its triangles")
+    _check_finite(path, vertices, "vertices")
+    if faces.min() < 0 or faces.max() >= len(vertices):
+        raise BadInputError(
+            f"{path}: faces use vertex indices {faces.min()}..{faces.max()} but there are {len(vertices)} vertices; re-export the mesh"
+        )
     try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            loaded.process()  # merge duplicate vertices (STL triangle soups), as trimesh.load would
         mesh = Mesh.from_trimesh(loaded, name=path.stem)
-    except ValueError as exc:
+    except Exception as exc:  # broken UVs, materials or textures surface here, as any exception type
         raise BadInputError(f"{path}: unusable mesh ({_reason(exc)}); re-export it from your 3D tool") from None
     if mesh.texture is not None and _is_placeholder(mesh.texture):
         mesh.texture = None  # trimesh's stand-in image for UVs without a material
@@ -84,7 +95,7 @@ def _read_npz(path: Path) -> list[PointCloud]:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # numpy and zipfile raise ValueError, OSError, EOFError, BadZipFile, zlib.error...
         raise BadInputError(f"{path}: cannot read .npz ({_reason(exc)}); save it with numpy.savez(points=...)") from None
     key = "points" if "points" in arrays else next(
         (k for k, a in arrays.items() if a.ndim in (2, 3) and a.shape[-1] == 3 and a.dtype.kind in "fiu"), None
@@ -162,9 +173,11 @@ def _is_placeholder(texture: np.ndarray) -> bool:
 
 
 def _check_finite(path: Path, values: np.ndarray, what: str) -> None:
-    bad = int(np.count_nonzero(~np.isfinite(values).all(axis=-1)))
+    """Points are stored as float32: NaN, infinity and numbers beyond its range (3.4e38) are refused."""
+    with np.errstate(invalid="ignore"):
+        bad = int(np.count_nonzero(~(np.abs(values) <= np.finfo(np.float32).max).all(axis=-1)))
     if bad:
-        raise BadInputError(f"{path}: {bad} {what} are NaN or infinite; remove them and re-export")
+        raise BadInputError(f"{path}: {bad} {what} are NaN or infinite (or beyond 3.4e38); remove them and re-export")
 
 
 def _reason(exc: BaseException) -> str:

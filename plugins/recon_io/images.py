@@ -8,6 +8,7 @@ lengths kept. A folder becomes its images in natural name order (``img2`` before
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,17 @@ def read_folder(path: Path, options: dict[str, Any]) -> Inputs:
 
 def load_frame(path: Path, source: str | None = None) -> Frame:
     """Read ``path`` into a :class:`Frame` (orientation, RGB, alpha mask, EXIF focal lengths)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            focal_mm, focal_35 = _exif_focals(img)
-            img = ImageOps.exif_transpose(img)
-            rgb, mask = _to_rgb(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Corrupt EXIF data", "Tag data larger than file": tolerated, not printed
+            with Image.open(path) as img:
+                img.load()
+                focal_mm, focal_35 = _exif_focals(img)
+                img = ImageOps.exif_transpose(img)
+                rgb, mask = _to_rgb(img)
+    except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error, IndexError... on bad files
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BadInputError(
             f"{path}: cannot read image ({reason}); re-export it as PNG or JPEG"

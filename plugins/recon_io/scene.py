@@ -32,6 +32,7 @@ image's alpha channel (or the ``mask`` file), and the bounds as a (2, 3) array i
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ import numpy as np
 
 from recon.errors import BadInputError
 from recon.structures import Camera, Frame, Inputs
+from recon.structures.checks import check_array
 
 CAMERAS_JSON = "cameras.json"
 
@@ -57,18 +59,22 @@ def is_scene_folder(path: Path) -> bool:
 def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
     """The frames of a scene folder, each with its camera (see the module docstring)."""
     if (path / CAMERAS_JSON).is_file():
-        frames = _read_cameras_json(path / CAMERAS_JSON)
+        camera_file = path / CAMERAS_JSON
+        frames = _read_cameras_json(camera_file)
     elif pars := sorted(path.glob("*_par.txt")):
         if len(pars) > 1:
             names = ", ".join(p.name for p in pars)
             raise BadInputError(f"{path}: several camera files ({names}); keep one *_par.txt per folder")
-        frames = _read_middlebury(pars[0])
+        camera_file = pars[0]
+        frames = _read_middlebury(camera_file)
     elif is_scene_folder(path):
+        camera_file = path / "cams"
         frames = _read_mvsnet(path)
     else:
         raise BadInputError(f"{path}: not a scene folder; add {CAMERAS_JSON} (see recon_io.scene)")
     if not frames:
         raise BadInputError(f"{path}: the scene lists no views; add at least one image with its camera")
+    _check_common_view(frames, camera_file)
     return Inputs(paths=[str(path)], frames=frames)
 
 
@@ -105,38 +111,61 @@ def write_scene_cameras(
 # -- the three layouts -----------------------------------------------------------------------------
 def _read_cameras_json(file: Path) -> list[Frame]:
     try:
-        doc = json.loads(file.read_text())
-        entries = doc["frames"]
-        bounds = _bounds(doc.get("bounds"))
-        frames = []
-        for entry in entries:
-            camera = Camera(
-                K=entry["K"], R=entry["R"], t=entry["t"], width=entry["width"], height=entry["height"], name=entry["file"]
-            )
-            frame = _frame(file.parent / entry["file"], camera, file, bounds)
-            if entry.get("mask"):
-                frame.mask = _mask(file.parent / entry["mask"], frame)
-            frames.append(frame)
-    except (ValueError, KeyError, TypeError, OSError) as exc:
+        doc = json.loads(file.read_bytes())
+    except (ValueError, OSError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadInputError(f"{file}: invalid cameras file ({_reason(exc)}); see the format in recon_io.scene") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("frames"), list):
+        raise BadInputError(f"{file}: invalid cameras file (no 'frames' list); see the format in recon_io.scene")
+    try:
+        bounds = _bounds(doc.get("bounds"))
+    except ValueError as exc:
+        raise BadInputError(f"{file}: invalid cameras file ({_reason(exc)}); see the format in recon_io.scene") from None
+    frames = []
+    for i, entry in enumerate(doc["frames"]):
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError(f"frame {i} is not an object")
+            name, mask = entry["file"], entry.get("mask")
+            if not isinstance(name, str) or not name.strip() or not (mask is None or isinstance(mask, str)):
+                raise ValueError(f"frame {i}: 'file' and 'mask' must be image file names")
+            raw = [entry[key] for key in ("K", "R", "t", "width", "height")]
+        except (KeyError, ValueError) as exc:
+            raise BadInputError(f"{file}: invalid cameras file ({_reason(exc)}); see the format in recon_io.scene") from None
+        camera = _camera(file, f"frame {i} ({_printable(name)})", *raw, name=name)
+        frame = _attach(_load(file.parent / name, file), camera, file, bounds)
+        if mask:
+            frame.mask = _mask(file.parent / mask, frame, file)
+        frames.append(frame)
     return frames
 
 
 def _read_middlebury(file: Path) -> list[Frame]:
-    lines = [line.split() for line in file.read_text().splitlines() if line.strip()]
+    try:
+        text = file.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise BadInputError(f"{file}: cannot read ({_reason(exc)}); check the file is readable") from None
+    lines = [(number, line.split()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if not lines:
+        raise BadInputError(f"{file}: empty camera file; write the number of views, then one line per view")
+    first, *views = lines
+    count = int(first[1][0]) if len(first[1]) == 1 and re.fullmatch(r"[0-9]+", first[1][0]) else None
+    if count is None:
+        raise BadInputError(f"{file}: line {first[0]} should be the number of views; add it as the first line")
+    if count != len(views):
+        raise BadInputError(f"{file}: line {first[0]} says {count} views but {len(views)} follow; fix the count or restore the missing lines")
     bounds = _readme_bounds(file.parent / "README.txt")
     frames = []
-    for number, words in enumerate(lines[1:], start=2):
+    for number, words in views:
         if len(words) != 22:
             raise BadInputError(f"{file}: line {number} has {len(words) - 1} numbers, expected 21 (K, R, t); fix or remove it")
         try:
             values = np.array(words[1:], dtype=np.float64)
         except ValueError:
             raise BadInputError(f"{file}: line {number} is not 'name k11..k33 r11..r33 t1 t2 t3'; fix or remove it") from None
+        frame = _load(file.parent / words[0], file)
         K, R, t = values[:9].reshape(3, 3), values[9:18].reshape(3, 3), values[18:]
-        image = file.parent / words[0]
-        size = _image_size(image, file)
-        frames.append(_frame(image, Camera(K=K, R=R, t=t, width=size[0], height=size[1], name=words[0]), file, bounds))
+        camera = _camera(file, f"line {number} ({words[0]})", K, R, t, frame.width, frame.height, name=words[0])
+        frames.append(_attach(frame, camera, file, bounds))
     return frames
 
 
@@ -149,29 +178,142 @@ def _read_mvsnet(folder: Path) -> list[Frame]:
         stem = cam_file.name[: -len("_cam.txt")]
         if stem not in images:
             raise BadInputError(f"{cam_file}: no image images/{stem}.* for this camera; add it or remove the camera file")
-        image = images[stem]
-        width, height = _image_size(image, cam_file)
+        frame = _load(images[stem], cam_file)
         try:
-            camera, depth = from_mvsnet(cam_file.read_text(), width, height, name=image.name)
-        except ValueError as exc:
+            text = cam_file.read_bytes().decode("utf-8", errors="replace")
+            parsed, depth = from_mvsnet(text, frame.width, frame.height, name=images[stem].name)
+        except (ValueError, OverflowError, OSError) as exc:
             raise BadInputError(f"{cam_file}: {_reason(exc)}; fix the camera file") from None
-        frame = _frame(image, camera, cam_file, None)
+        depths = [depth.depth_min, depth.depth_interval] + ([] if depth.depth_max is None else [depth.depth_max])
+        if not np.isfinite(depths).all():
+            raise BadInputError(f"{cam_file}: the depth line holds NaN or infinite numbers; write 'depth_min depth_interval [depth_num depth_max]'")
+        camera = _camera(cam_file, "", parsed.K, parsed.R, parsed.t, frame.width, frame.height, name=parsed.name)
+        frame = _attach(frame, camera, cam_file, None)
         frame.meta["depth_range"] = depth
         frames.append(frame)
     return frames
 
 
+# -- validation ------------------------------------------------------------------------------------
+ROTATION_TOLERANCE = 1e-3  # largest |R @ R.T - I| entry accepted (calibration files print ~6 digits)
+_CONVERGENCE = 0.5  # axes "meet" when the median sine of the angle between axis and point is below this
+_SPREAD = 0.01  # smallest eigenvalue of the mean axis projector: below it the axes are near parallel
+
+
+def _camera(listed_in: Path, label: str, K: Any, R: Any, t: Any, width: Any, height: Any, name: str) -> Camera:
+    """A :class:`Camera` from raw values, or :class:`BadInputError` naming ``listed_in`` and ``label``.
+
+    Checks: K, R and t have their shapes and finite numbers; K is ``[[fx, s, cx], [0, fy, cy],
+    [0, 0, 1]]`` with fx, fy > 0; R is a rotation (orthonormal within :data:`ROTATION_TOLERANCE`,
+    det +1); width and height are positive whole numbers.
+    """
+    where = f"{listed_in}: {label}: " if label else f"{listed_in}: "
+    arrays = {}
+    for key, value, shape, form in (("K", K, (3, 3), "a 3x3 matrix"), ("R", R, (3, 3), "a 3x3 matrix"), ("t", t, (3,), "3 numbers")):
+        try:
+            arrays[key] = check_array(f"Camera.{key}", value, shape, np.float64)
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise BadInputError(f"{where}{_reason(exc)}; write {key} as {form}") from None
+        if not np.isfinite(arrays[key]).all():
+            raise BadInputError(f"{where}{key} holds NaN or infinite numbers; write finite numbers")
+    size = []
+    for key, value in (("width", width), ("height", height)):
+        pixels = _pixels(value)
+        if pixels is None:
+            raise BadInputError(f"{where}{key} is {_short(value)}; write the image size in pixels (a positive whole number)")
+        size.append(pixels)
+    K, R = arrays["K"], arrays["R"]
+    if not (K[0, 0] > 0 and K[1, 1] > 0):
+        raise BadInputError(f"{where}K has focal lengths fx = {K[0, 0]:.6g}, fy = {K[1, 1]:.6g}; both must be positive (pixels)")
+    scale = max(1.0, K[0, 0], K[1, 1])
+    if abs(K[1, 0]) > 1e-6 * scale or np.abs(K[2] - [0.0, 0.0, 1.0]).max() > 1e-6:
+        raise BadInputError(f"{where}K = {_matrix(K)} is not an intrinsic matrix; write it as [[fx, s, cx], [0, fy, cy], [0, 0, 1]]")
+    with np.errstate(all="ignore"):  # huge entries overflow to inf: still refused, without a warning
+        off = float(np.abs(R @ R.T - np.eye(3)).max())
+        det = float(np.linalg.det(R))
+    off = off if np.isfinite(off) else np.inf
+    if off > ROTATION_TOLERANCE or det < 0:
+        raise BadInputError(
+            f"{where}R is not a rotation (R R^T is off the identity by {off:.3g}, tolerance {ROTATION_TOLERANCE:g}; "
+            f"det R = {det:.3g}); give a rotation matrix (orthonormal, det +1), world to camera"
+        )
+    return Camera(K=K, R=R, t=arrays["t"], width=size[0], height=size[1], name=name)
+
+
+def _pixels(value: Any) -> int | None:
+    """``value`` as an image size in pixels (1 to 10^6; 640 or 640.0), or None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return None
+    if isinstance(value, (float, np.floating)) and not (math.isfinite(value) and float(value).is_integer()):
+        return None
+    return int(value) if 0 < value <= 1_000_000 else None
+
+
+def _check_common_view(frames: list[Frame], camera_file: Path) -> None:
+    """:raises BadInputError: the cameras' optical axes meet at a point most of them do not see.
+
+    Captures around an object (rings, domes, turntables, a facade) have optical axes that pass
+    near one point, the object: it must lie in front of at least half the cameras and inside their
+    images. Axes that meet behind the cameras are what a wrong translation gives (camera-to-world
+    ``t``, or its sign flipped). Near-parallel axes (a stereo pair, forward motion) and axes that
+    meet nowhere (a room swept by a handheld camera) have no such point and are not checked.
+    """
+    with np.errstate(all="ignore"):  # far-out cameras overflow: the point is then seen by none, and refused
+        _common_view(frames, camera_file)
+
+
+def _common_view(frames: list[Frame], camera_file: Path) -> None:
+    cameras = [f.camera for f in frames if f.camera is not None]
+    n = len(cameras)
+    if n < 2:
+        return
+    centres = np.array([c.center for c in cameras])
+    axes = np.array([c.R[2] for c in cameras])  # optical axes (camera +z) in world coordinates
+    proj = np.eye(3) - axes[:, :, None] * axes[:, None, :]  # removes the along-axis component
+    A = proj.sum(axis=0)
+    if np.linalg.eigvalsh(A)[0] < _SPREAD * n:
+        return
+    point = np.linalg.solve(A, np.einsum("nij,nj->i", proj, centres))  # least squares: nearest to all axes
+    offsets = point - centres
+    dist = np.linalg.norm(offsets, axis=1)
+    miss = np.linalg.norm(np.einsum("nij,nj->ni", proj, offsets), axis=1)
+    scale = max(float(np.median(dist)), 1e-12)
+    sines = np.where(dist > 1e-9 * scale, miss / np.maximum(dist, 1e-300), 1.0)
+    if np.median(sines) > _CONVERGENCE:
+        return
+    in_front = np.einsum("ni,ni->n", axes, offsets) > 0
+    seen = 0
+    for camera, front in zip(cameras, in_front):
+        u, v = camera.project(point[None])[0]
+        seen += bool(front and -0.5 <= u <= camera.width - 0.5 and -0.5 <= v <= camera.height - 0.5)
+    if 2 * seen >= n:
+        return
+    where = ", ".join(f"{x:.3g}" for x in np.where(np.abs(point) < 1e-9 * scale, 0.0, point) + 0.0)  # no -0, no 1e-17
+    raise BadInputError(
+        f"{camera_file}: the cameras do not look at a common region: their optical axes meet at ({where}), "
+        f"which is in front of {int(in_front.sum())} and inside the image of {seen} of {n} cameras; "
+        "check that t follows x_cam = R X + t (world to camera; from a camera-to-world pose with rotation Rc "
+        "and centre C, R = Rc^T and t = -Rc^T C)"
+    )
+
+
 # -- helpers ---------------------------------------------------------------------------------------
-def _frame(image: Path, camera: Camera, listed_in: Path, bounds: np.ndarray | None) -> Frame:
-    """Load ``image`` for ``camera``, checking the sizes agree."""
+def _load(image: Path, listed_in: Path) -> Frame:
+    """The image a camera file lists, or :class:`BadInputError` when it is missing or unreadable."""
     from recon_io.images import load_frame
 
     if not image.is_file():
-        raise BadInputError(f"{listed_in}: lists {image.name}, which is missing from {image.parent}; add it or remove its line")
-    frame = load_frame(image)
+        raise BadInputError(
+            f"{listed_in}: lists {_printable(image.name)}, which is missing from {_printable(str(image.parent))}; add it or remove its line"
+        )
+    return load_frame(image)
+
+
+def _attach(frame: Frame, camera: Camera, listed_in: Path, bounds: np.ndarray | None) -> Frame:
+    """Give ``frame`` its camera, checking the sizes agree."""
     if (frame.width, frame.height) != (camera.width, camera.height):
         raise BadInputError(
-            f"{image}: image is {frame.width}x{frame.height} but {listed_in.name} says "
+            f"{frame.source}: image is {frame.width}x{frame.height} but {listed_in.name} says "
             f"{camera.width}x{camera.height}; fix the camera size or the image"
         )
     frame.camera = camera
@@ -180,34 +322,35 @@ def _frame(image: Path, camera: Camera, listed_in: Path, bounds: np.ndarray | No
     return frame
 
 
-def _mask(file: Path, frame: Frame) -> np.ndarray:
+def _mask(file: Path, frame: Frame, listed_in: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(file) as img:
-        mask = np.asarray(img.convert("L")) >= 128
-    if mask.shape != frame.image.shape[:2]:
-        raise ValueError(f"mask {file.name} is {mask.shape[1]}x{mask.shape[0]}, its image {frame.width}x{frame.height}")
-    return mask
-
-
-def _image_size(image: Path, listed_in: Path) -> tuple[int, int]:
-    from PIL import Image
-
-    if not image.is_file():
-        raise BadInputError(f"{listed_in}: lists {image.name}, which is missing from {image.parent}; add it or remove its line")
+    if not file.is_file():
+        raise BadInputError(
+            f"{listed_in}: lists mask {_printable(file.name)}, which is missing from {_printable(str(file.parent))}; add it or remove 'mask'"
+        )
     try:
-        with Image.open(image) as img:
-            return img.size
-    except OSError as exc:
-        raise BadInputError(f"{image}: cannot read image ({_reason(exc)}); re-export it as PNG or JPEG") from None
+        with Image.open(file) as img:
+            mask = np.asarray(img.convert("L")) >= 128
+    except Exception as exc:  # Pillow raises many types on a corrupt file
+        raise BadInputError(f"{file}: cannot read mask ({_reason(exc)}); save it as a black-and-white PNG") from None
+    if mask.shape != frame.image.shape[:2]:
+        raise BadInputError(
+            f"{file}: mask is {mask.shape[1]}x{mask.shape[0]}, its image {frame.width}x{frame.height}; save it at the image's size"
+        )
+    return mask
 
 
 def _bounds(raw: Any) -> np.ndarray | None:
     if raw is None:
         return None
-    bounds = np.asarray(raw, dtype=np.float64)
+    message = "bounds must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] with min <= max"
+    try:
+        bounds = np.asarray(raw, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(message) from None
     if bounds.shape != (2, 3) or not np.all(np.isfinite(bounds)) or np.any(bounds[0] > bounds[1]):
-        raise ValueError("bounds must be [[xmin, ymin, zmin], [xmax, ymax, zmax]] with min <= max")
+        raise ValueError(message)
     return bounds
 
 
@@ -225,6 +368,20 @@ def _readme_bounds(readme: Path) -> np.ndarray | None:
         return _bounds(np.array(match.groups(), dtype=np.float64).reshape(2, 3))
     except ValueError:
         return None
+
+
+def _printable(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped: messages stay one line."""
+    return json.dumps(text, ensure_ascii=False)[1:-1] if any(c < " " or c == "\x7f" for c in text) else text
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _matrix(m: np.ndarray) -> str:
+    return "[" + ", ".join("[" + ", ".join(f"{v:.6g}" for v in row) + "]" for row in m) + "]"
 
 
 def _reason(exc: BaseException) -> str:

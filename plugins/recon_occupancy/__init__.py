@@ -7,7 +7,7 @@ points.ply -o out/``). Two modes (``-O mode=fit|prior``):
   from estimated, oriented and jet-denoised normals (IMLS near the surface, generalised winding
   numbers away from it); no pretrained weights needed.
 - ``prior``: a PointNet encoder (``recon_pointnet``) + occupancy decoder trained on procedural
-  shapes (``assets/occupancy/``), for fast completion of sparse or partial clouds.
+  shapes (``recon_occupancy/data/prior.pt``), for fast completion of sparse or partial clouds.
 
 Extraction: MISE from 32^3 with 2 upsampling steps, PyTorch3D marching cubes, Newton refinement of
 the vertices; the mesh is watertight and manifold. Options: see :data:`recon_occupancy.method.DEFAULTS`.
@@ -27,6 +27,13 @@ if TYPE_CHECKING:
     import click
 
 __version__ = "0.1.0"
+
+OPTIONS = (
+    "mode", "init", "mise_start", "mise_steps", "mise_dilate", "iterations", "tau", "lr", "mlp_lr", "levels",
+    "max_points", "k_normals", "k_jet", "jet_passes", "bandwidth", "refine", "min_component", "reference",
+    "metric_samples", "device",
+)
+"""The ``-O`` keys of method ``occupancy`` (the keys of :data:`recon_occupancy.method.DEFAULTS`)."""
 
 
 def _accepts(inputs: Inputs) -> bool:
@@ -48,6 +55,7 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             accepts=_accepts,
             run=_run,
             priority=-10,
+            options=OPTIONS,
         )
     )
 

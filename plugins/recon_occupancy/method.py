@@ -46,11 +46,8 @@ DEFAULTS: dict[str, Any] = {
 
 
 def options_from(options: dict[str, Any]) -> dict[str, Any]:
-    """DEFAULTS overridden by the given options (``None`` means default); unknown keys refused."""
-    known = set(DEFAULTS) | {"seed", "fps", "max_frames", "texture"}
-    unknown = sorted(k for k, v in options.items() if k not in known and v is not None)
-    if unknown:
-        raise UsageError(f"unknown option(s) for --method occupancy: {', '.join(unknown)}; known: {', '.join(sorted(DEFAULTS))}")
+    """DEFAULTS overridden by the given options (``None`` means default; the pipeline has refused
+    unknown keys already, see :data:`recon_occupancy.OPTIONS`)."""
     opts = {k: (options.get(k) if options.get(k) is not None else v) for k, v in DEFAULTS.items()}
     if opts["mode"] not in ("fit", "prior"):
         raise UsageError(f"-O mode={opts['mode']}: use fit or prior")
@@ -91,7 +88,22 @@ def gather_points(inputs: Inputs) -> tuple[np.ndarray, np.ndarray | None, str]:
     if all(pc.normals is not None for pc in inputs.point_clouds):
         normals = np.concatenate([pc.normals for pc in inputs.point_clouds]).astype(np.float64)
     check_points(points, source)
+    keep = unique_points(points)
+    if len(keep) < len(points):
+        inputs.notes.append(f"{source}: {len(points) - len(keep)} duplicate points removed")
+        points = points[keep]
+        normals = None if normals is None else normals[keep]
+        check_points(points, source)
     return points, normals, source
+
+
+def unique_points(points: np.ndarray, tolerance: float = 1e-7) -> np.ndarray:
+    """Sorted indices of the first of each group of points closer than ``tolerance`` times the
+    cloud's size (duplicates make neighbourhoods degenerate: zero distances, no normal)."""
+    size = float(np.ptp(points, axis=0).max()) or 1.0
+    keys = np.round((points - points.min(axis=0)) / (tolerance * size)).astype(np.int64)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    return np.sort(first)
 
 
 def load_reference(path: str | Path) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recon.package_data import package_file
 from recon.weights import load_weights, save_weights
 from recon_occupancy.network import PriorConfig, PriorNetwork
 from recon_occupancy.supervision import PAD
@@ -33,11 +34,12 @@ FORMAT = "recon-occupancy-prior"
 
 
 def default_prior_path() -> Path:
-    """``$RECON_OCCUPANCY_PRIOR`` or ``assets/occupancy/prior.pt`` of the checkout."""
+    """``$RECON_OCCUPANCY_PRIOR`` or the shipped ``recon_occupancy/data/prior.pt`` (made by the
+    checkout's ``assets/occupancy/train_prior.py``)."""
     env = os.environ.get("RECON_OCCUPANCY_PRIOR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "assets" / "occupancy" / "prior.pt"
+    return package_file("recon_occupancy", "prior.pt")
 
 
 # -- data ----------------------------------------------------------------------------------------

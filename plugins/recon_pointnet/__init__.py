@@ -3,7 +3,7 @@
 Commands: ``recon classify FILES [--json]`` and ``recon train pointnet DATA_DIR``. The encoder
 (:class:`recon_pointnet.model.PointNetEncoder`) is shared with the occupancy prior of
 ``recon_occupancy``; the procedural shapes (:mod:`recon_pointnet.shapes`) train both.
-Shipped weights: ``assets/pointnet/pointnet.pt`` (see ``assets/pointnet/train_default.py``).
+Shipped weights: ``recon_pointnet/data/pointnet.pt`` (see ``assets/pointnet/train_default.py``).
 
 Nothing heavy is imported here: torch loads only when a command runs.
 """

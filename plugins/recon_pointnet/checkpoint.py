@@ -1,8 +1,8 @@
 """PointNet checkpoints (:mod:`recon.weights`: float16 on disk, ``weights_only`` loading) with
 the class and part names, points per cloud, up axis and training figures.
 
-Default weights: ``$RECON_POINTNET_WEIGHTS`` when set, else ``assets/pointnet/pointnet.pt`` of the
-checkout (made by ``assets/pointnet/train_default.py``).
+Default weights: ``$RECON_POINTNET_WEIGHTS`` when set, else the package data
+``recon_pointnet/data/pointnet.pt`` (made by the checkout's ``assets/pointnet/train_default.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from recon.package_data import package_file
 from recon.weights import load_weights, save_weights
 from recon_pointnet.model import EncoderConfig, PointNet
 
@@ -27,7 +28,7 @@ def default_weights_path() -> Path:
     env = os.environ.get("RECON_POINTNET_WEIGHTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "assets" / "pointnet" / "pointnet.pt"
+    return package_file("recon_pointnet", "pointnet.pt")
 
 
 @dataclass

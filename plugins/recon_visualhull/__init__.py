@@ -16,6 +16,9 @@ from recon.structures import Inputs
 
 __version__ = "0.1.0"
 
+OPTIONS = ("voxels", "threshold", "texture_size", "smooth")
+"""The ``-O`` keys of method ``visual-hull`` (the keys of :data:`recon_visualhull.method.DEFAULTS`)."""
+
 
 def _accepts(inputs: Inputs) -> bool:
     return len(inputs.frames) >= 2 and inputs.calibrated
@@ -30,5 +33,6 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             accepts=_accepts,
             run=lazy("recon_visualhull.method:run"),
             priority=10,
+            options=OPTIONS,
         )
     )

@@ -15,6 +15,7 @@ from recon.cli.app import ReconGroup
 from recon.cli.golden_cmd import golden
 from recon.cli.plugins_cmd import plugins
 from recon.cli.reconstruct_cmd import reconstruct
+from recon.errors import terminate_on_signals
 
 __all__ = ["main", "make_cli"]
 
@@ -47,6 +48,7 @@ def make_cli() -> click.Group:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    terminate_on_signals()
     make_cli().main(args=argv, prog_name="recon")
 
 

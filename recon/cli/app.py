@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from recon.errors import ExitCode, ReconError
+from recon.errors import ExitCode, ReconError, Terminated
 from recon.plugins import PluginHost
 
 _HOST_KEY = "recon.host"
@@ -57,11 +57,16 @@ class ReconGroup(click.Group):
             ctx.exit(int(exc.exit_code))
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except Terminated as exc:
+            error_line(f"stopped by signal {exc.signum}; nothing was written")
+            ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
-            error_line("interrupted")
+            error_line("interrupted; nothing was written")
             ctx.exit(130)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            error_line(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+            where = "".join(f" {note}" for note in getattr(exc, "__notes__", [])[:1])
+            message = str(exc).splitlines()[0] if str(exc).strip() else ""
+            error_line(f"internal error{where}: {type(exc).__name__}: {message} (run with --debug for the traceback)")
             ctx.exit(int(ExitCode.INTERNAL_ERROR))

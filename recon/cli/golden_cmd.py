@@ -6,7 +6,17 @@ from pathlib import Path
 
 import click
 
-from recon.errors import BadInputError
+from recon.errors import BadInputError, UsageError
+
+
+def _bound(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A tolerance: a finite number, 0 or more (exit 2 otherwise)."""
+    import math
+
+    if not (math.isfinite(value) and value >= 0):
+        flag = "--" + (param.name or "").replace("_", "-")
+        raise UsageError(f"{flag} {value}: give a finite number, 0 or more")
+    return value
 
 
 def _load(path: Path):  # noqa: ANN202 - returns recon.structures.Mesh
@@ -35,11 +45,11 @@ def golden() -> None:
 @golden.command("check")
 @click.argument("mesh", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("golden_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--vertex-atol", type=float, default=1e-5, show_default=True, help="Max distance of a vertex from its golden position (model units).")
-@click.option("--chamfer", type=float, default=1e-5, show_default=True, help="Max Chamfer distance (model units).")
-@click.option("--hausdorff", type=float, default=1e-4, show_default=True, help="Max Hausdorff distance (model units).")
-@click.option("--psnr", type=float, default=40.0, show_default=True, help="Min texture PSNR (dB).")
-@click.option("--uv-atol", type=float, default=1e-4, show_default=True, help="Max per-coordinate UV error.")
+@click.option("--vertex-atol", type=float, callback=_bound, default=1e-5, show_default=True, help="Max distance of a vertex from its golden position (model units).")
+@click.option("--chamfer", type=float, callback=_bound, default=1e-5, show_default=True, help="Max Chamfer distance (model units).")
+@click.option("--hausdorff", type=float, callback=_bound, default=1e-4, show_default=True, help="Max Hausdorff distance (model units).")
+@click.option("--psnr", type=float, callback=_bound, default=40.0, show_default=True, help="Min texture PSNR (dB).")
+@click.option("--uv-atol", type=float, callback=_bound, default=1e-4, show_default=True, help="Max per-coordinate UV error.")
 @click.option("--any-topology", is_flag=True, help="Compare surfaces only; faces may differ.")
 @click.option(
     "--metric/--no-metric", default=True, show_default=True, help="Model units are metres: print lengths in mm too."

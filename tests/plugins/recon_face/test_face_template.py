@@ -1,5 +1,6 @@
-"""The face template in assets/face_template: MediaPipe's topology (its tessellation's triangles),
-a metric neutral shape, a conformal UV layout, and the script that regenerates all three."""
+"""The face template shipped in recon_face/data: MediaPipe's topology (its tessellation's
+triangles), a metric neutral shape, a conformal UV layout, and the script in
+assets/face_template that regenerates all three."""
 
 from __future__ import annotations
 

@@ -356,7 +356,8 @@ def test_internal_error_exit_1_mentions_debug(add_plugin, xyz: Path, tmp_path: P
     result = run(["reconstruct", str(xyz), "-o", str(tmp_path / "out"), "--method", "explode", "-q"])
     assert result.exit_code == ExitCode.INTERNAL_ERROR
     (line,) = error_lines(result)
-    assert line.startswith("recon: error: internal error: RuntimeError: kaboom in method") and "--debug" in line
+    assert line.startswith("recon: error: internal error in method 'explode' of plugin 'exploder': RuntimeError: kaboom in method")
+    assert "--debug" in line
     assert "Traceback" not in result.output
     _no_leftovers(tmp_path, tmp_path / "out")
 
@@ -380,29 +381,47 @@ def test_writer_failing_midway_leaves_nothing(add_plugin, xyz: Path, tmp_path: P
 def test_existing_output_needs_overwrite(add_plugin, xyz: Path, tmp_path: Path) -> None:
     add_plugin("hull", HullPlugin())
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert run(["reconstruct", str(xyz), "-o", str(out), "-q", "--format", "glb,ply"]).exit_code == 0
     result = run(["reconstruct", str(xyz), "-o", str(out), "-q"])
     assert result.exit_code == ExitCode.USAGE_ERROR
     (line,) = error_lines(result)
     assert "--overwrite" in line
-    assert (out / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in out.iterdir()) == ["mesh.glb", "mesh.ply", "report.json"]
 
     result = run(["reconstruct", str(xyz), "-o", str(out), "-q", "--overwrite"])
     assert result.exit_code == 0, result.output
-    assert not (out / "keep.txt").exists() and (out / "mesh.glb").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["mesh.glb", "mesh.obj", "report.json"]
+
+
+def test_overwrite_never_replaces_a_folder_recon_did_not_write(add_plugin, xyz: Path, tmp_path: Path) -> None:
+    add_plugin("hull", HullPlugin())
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = run(["reconstruct", str(xyz), "-o", str(out), "-q", "--overwrite"])
+    assert result.exit_code == ExitCode.USAGE_ERROR
+    (line,) = error_lines(result)
+    assert "keep.txt" in line and "recon did not write" in line
+    assert (out / "keep.txt").read_text() == "mine"
+    # a recon folder with a file the user added is not recon's alone any more
+    out2 = tmp_path / "out2"
+    assert run(["reconstruct", str(xyz), "-o", str(out2), "-q"]).exit_code == 0
+    (out2 / "notes.txt").write_text("mine")
+    result = run(["reconstruct", str(xyz), "-o", str(out2), "-q", "--overwrite"])
+    assert result.exit_code == ExitCode.USAGE_ERROR and "notes.txt" in result.stderr
+    assert (out2 / "notes.txt").read_text() == "mine"
 
 
 def test_failed_overwrite_keeps_the_old_output(add_plugin, xyz: Path, tmp_path: Path) -> None:
     add_plugin("hull", HullPlugin())
     add_plugin("boomwriter", FailingWriterPlugin())
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert run(["reconstruct", str(xyz), "-o", str(out), "-q"]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
     result = run(["reconstruct", str(xyz), "-o", str(out), "-q", "--overwrite", "--format", "glb,boom"])
     assert result.exit_code == ExitCode.INTERNAL_ERROR
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pts.xyz"]
-    assert (out / "keep.txt").read_text() == "mine"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 # -- reconstruct: end to end ------------------------------------------------------------------------

@@ -22,7 +22,7 @@ $(TEST_STAMP): pyproject.toml $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test]"
 	touch $@
 
-demo: $(STAMP)  ## reconstruct the bundled portrait into out/demo (a textured face for Blender)
+demo: $(STAMP)  ## reconstruct the bundled portrait into out/demo (a textured head with ARKit shape keys for Blender)
 	$(VENV)/bin/recon reconstruct assets/demo_face/astronaut.jpg -o $(DEMO_OUT) --overwrite
 	@echo "outputs: $(abspath $(DEMO_OUT))/ (mesh.glb, mesh.obj, report.json, preview.png)"
 

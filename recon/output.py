@@ -113,14 +113,19 @@ def check_target(out: Path, inputs: list[Path], overwrite: bool) -> None:
                 )
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, dead but not yet reaped, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def remove_stale_partials(out: Path) -> list[Path]:
@@ -128,7 +133,7 @@ def remove_stale_partials(out: Path) -> list[Path]:
     removed = []
     for candidate in out.parent.glob(f".{out.name}.*{PARTIAL_SUFFIX}"):
         pid_text = candidate.name[len(out.name) + 2 :].split(".", 1)[0]
-        if candidate.is_dir() and not candidate.is_symlink() and pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if candidate.is_dir() and not candidate.is_symlink() and pid_text.isdigit() and not pid_alive(int(pid_text)):
             shutil.rmtree(candidate, ignore_errors=True)
             removed.append(candidate)
     return removed

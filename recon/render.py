@@ -74,6 +74,26 @@ def render(
     )
 
 
+def render_meshes(meshes: list[Mesh], camera: Camera, **kwargs: Any) -> RenderResult:
+    """Render several meshes (a head's parts) through one camera: each with :func:`render`, the
+    nearest surface kept per pixel; ``face_index`` is -1 where nothing is, else the face in the
+    mesh that won the pixel."""
+    out: RenderResult | None = None
+    for mesh in meshes:
+        part = render(mesh, camera, **kwargs)
+        if out is None:
+            out = part
+            continue
+        nearer = part.mask & (~out.mask | (part.depth < out.depth))
+        out.rgb[nearer] = part.rgb[nearer]
+        out.depth[nearer] = part.depth[nearer]
+        out.face_index[nearer] = part.face_index[nearer]
+        out.mask |= part.mask
+    if out is None:
+        raise ValueError("render_meshes needs at least one mesh")
+    return out
+
+
 def _fragments_pytorch3d(meshes: Any, camera: Camera, device: torch.device) -> Any:
     from pytorch3d.renderer import MeshRasterizer, RasterizationSettings
 

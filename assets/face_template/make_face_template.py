@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from recon.npz import npz_bytes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -475,21 +476,6 @@ def build(photos: Path) -> tuple[dict[str, np.ndarray], dict]:
         "selection": {"max_yaw_deg": MAX_YAW_DEG, "max_pitch_deg": MAX_PITCH_DEG, "max_mouth_open_per_ipd": MAX_MOUTH_OPEN},
     }
     return arrays, info
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """A byte-reproducible .npz (fixed zip timestamps), like recon.golden."""
-    import zipfile
-
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            data = io.BytesIO()
-            np.lib.format.write_array(data, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data.getvalue())
-    return buf.getvalue()
 
 
 def obj_text(arrays: dict[str, np.ndarray]) -> str:

@@ -30,7 +30,7 @@ from recon.structures import Inputs
 
 __version__ = "0.1.0"
 
-OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric")
+OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod")
 """The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
 
 

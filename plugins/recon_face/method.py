@@ -13,7 +13,17 @@ from recon.errors import BadInputError, UsageError
 from recon.progress import Stages
 from recon.structures import Frame, Inputs, Mesh, Reconstruction
 
-DEFAULTS: dict[str, Any] = {"face_index": 0, "neutral": False, "texture_size": 2048, "focal_35mm": None, "photometric": True}
+DEFAULTS: dict[str, Any] = {
+    "face_index": 0,
+    "neutral": False,
+    "texture_size": 2048,
+    "focal_35mm": None,
+    "photometric": True,
+    "model": "head",  # head: recon's full head (ICT identity, 51 ARKit shapes); mask: the 478-vertex face
+    "lod": "mid",  # head: high (~28k vertices), mid (~9k) or low (~2.4k)
+}
+MODELS = ("head", "mask")
+LODS = ("high", "mid", "low")
 
 # A photo is down-weighted (its weight in the fit and the texture) when its face is tiny, cut off
 # by the frame, or its landmarks disagree with the shared identity much more than the others'.
@@ -50,6 +60,10 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         raise UsageError(f"face_index must be 0 or more (0 is the largest face), got {opts['face_index']}")
     if not 16 <= opts["texture_size"] <= 8192:
         raise UsageError(f"texture_size must be between 16 and 8192 pixels, got {opts['texture_size']}")
+    if opts["model"] not in MODELS:
+        raise UsageError(f"-O model={opts['model']}: use {' or '.join(MODELS)}")
+    if opts["lod"] not in LODS:
+        raise UsageError(f"-O lod={opts['lod']}: use {', '.join(LODS)}")
     if opts["focal_35mm"] is not None and not 4 <= opts["focal_35mm"] <= 2000:
         raise UsageError(f"focal_35mm must be a 35 mm-equivalent focal length in mm (4 to 2000), got {opts['focal_35mm']}")
     return opts
@@ -137,23 +151,37 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             result = _fit_views(template, observations, settings, photos)
         task.advance()
 
-    with stages.stage("texture"):
-        baked = bake_views(
-            template.uvs,
-            template.faces,
-            [result.vertices(k) for k in range(len(used))],
-            [v.frame.image for v in used],
-            result.cameras,
-            size=opts["texture_size"],
-            view_weights=[v.weight for v in used],
-        )
-    morphs = {} if opts["neutral"] else {f"expression_{v.name}": result.expressions[k].astype(np.float32) for k, v in enumerate(used)}
-    mesh = Mesh(result.identity, template.faces, uvs=template.uvs, texture=baked.texture, morph_targets=morphs, name="face")
+    if opts["model"] == "head":
+        head = _HeadResult.build(template, result, used, opts, stages)
+        meshes, cameras, overlay = head.meshes, head.cameras, head.overlay
+        texture_figures = head.texture_figures
+    else:
+        with stages.stage("texture"):
+            baked = bake_views(
+                template.uvs,
+                template.faces,
+                [result.vertices(k) for k in range(len(used))],
+                [v.frame.image for v in used],
+                result.cameras,
+                size=opts["texture_size"],
+                view_weights=[v.weight for v in used],
+            )
+        morphs = {} if opts["neutral"] else {f"expression_{v.name}": result.expressions[k].astype(np.float32) for k, v in enumerate(used)}
+        meshes = [Mesh(result.identity, template.faces, uvs=template.uvs, texture=baked.texture, morph_targets=morphs, name="face")]
+        cameras = result.cameras
+        overlay = [(result.vertices(k), template.faces) for k in range(len(used))]
+        texture_figures = {
+            "view_coverage": baked.view_coverage,
+            "gains": baked.gains,
+            "coverage": round(float((baked.coverage > 0).sum() / max((_atlas_texels(template, opts["texture_size"])), 1)), 4),
+            "resolution": baked.resolution,
+        }
 
     with stages.stage("preview", total=min(len(used), preview.MAX_VIEWS)) as task:
         tiles = []
         for k, v in enumerate(used[: preview.MAX_VIEWS]):
-            tiles.append(preview.overlay(v.frame.image, result.vertices(k), template.faces, result.cameras[k], v.detection.landmarks.points))
+            vertices, faces = overlay[k]
+            tiles.append(preview.overlay(v.frame.image, vertices, faces, cameras[k], v.detection.landmarks.points))
             task.advance()
         image = preview.tile(tiles)
 
@@ -167,8 +195,8 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             report_views.append(entry)
             continue
         k = k_of[id(v)]
-        cam = result.cameras[k]
-        err = result.errors_px[k]
+        cam = cameras[k]
+        err = head.errors_px[k] if opts["model"] == "head" else result.errors_px[k]
         entry.update(
             {
                 "camera_name": cam.name,
@@ -182,25 +210,29 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 "head_pose_deg": _head_pose(cam.R),
                 "expression_norm": round(result.expression_norm_mm(k), 3),
                 "weight": v.weight,
-                "texture_coverage": baked.view_coverage[k],
-                "colour_gain": [round(float(g), 4) for g in baked.gains[k]],
+                "texture_coverage": texture_figures["view_coverage"][k],
+                "colour_gain": [round(float(g), 4) for g in texture_figures["gains"][k]],
             }
         )
+        if opts["model"] == "head":
+            entry["expression"] = head.expression(k)
+            entry["head_landmark_residual_mm"] = round(float(np.median(head.fit.residual_mm[k])), 3)
         report_views.append(entry)
+    model_figures = head.figures if opts["model"] == "head" else {
+        "vertices": len(template.vertices),
+        "faces": len(template.faces),
+        "scale_prior": "interpupillary distance 63 mm (adult mean, Dodgson 2004)",
+    }
     return Reconstruction(
         method="face",
-        meshes=[mesh],
-        cameras=result.cameras,
+        meshes=meshes,
+        cameras=cameras,
         views=report_views,
         preview=image,
         metadata={
             "options": opts,
             "units": "metres; the face looks along +Z with +Y up (glTF); expression_norm is the RMS expression offset in mm",
-            "template": {
-                "vertices": len(template.vertices),
-                "faces": len(template.faces),
-                "scale_prior": "interpupillary distance 63 mm (adult mean, Dodgson 2004)",
-            },
+            "model": model_figures,
             "photos_used": len(used),
             "photos_skipped": len(views) - len(used),
             "fit": {
@@ -209,10 +241,75 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 "photometric": result.details.get("photometric_levels"),
                 "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
             },
-            "texture_coverage": round(float((baked.coverage > 0).sum() / max((_atlas_texels(template, opts["texture_size"])), 1)), 4),
-            "texture_bake_resolution": baked.resolution,
+            "texture_coverage": texture_figures.get("coverage", texture_figures.get("skin_texture_seen")),
+            "texture_bake_resolution": texture_figures["resolution"],
         },
     )
+
+
+@dataclass
+class _HeadResult:
+    """The full head fitted to the face fit's landmark shapes (see :mod:`recon_face.head_fit`)."""
+
+    model: Any
+    fit: Any
+    meshes: list[Mesh]
+    cameras: list[Any]
+    errors_px: list[np.ndarray]
+    overlay: list[tuple[np.ndarray, np.ndarray]]
+    texture_figures: dict[str, Any]
+    figures: dict[str, Any]
+
+    @classmethod
+    def build(cls, template: Any, result: Any, used: list[_View], opts: dict[str, Any], stages: Stages) -> _HeadResult:
+        from recon_face.head_fit import fit_head, refine_photo
+        from recon_face.head_mesh import head_meshes
+        from recon_face.head_model import HeadModel
+
+        with stages.stage("head fit"):
+            model = HeadModel.load(opts["lod"])
+            n = len(used)
+            head = fit_head(model, result.identity, [result.vertices(k) for k in range(n)], template.contour, neutral=opts["neutral"])
+            cameras = [
+                refine_photo(model, head, k, head.camera(c), v.detection.landmarks.points[:, :2].astype(np.float64), template.contour, neutral=opts["neutral"])
+                for k, (c, v) in enumerate(zip(result.cameras, used))
+            ]
+            posed = [head.posed(model, k) for k in range(n)]
+            landmarks = [model.landmark_points(p) for p in posed]
+            errors = [
+                np.linalg.norm(cameras[k].project(landmarks[k]) - v.detection.landmarks.points[:, :2], axis=1) for k, v in enumerate(used)
+            ]
+        with stages.stage("texture"):
+            meshes, texture_figures = head_meshes(
+                model,
+                head,
+                [v.frame.image for v in used],
+                cameras,
+                [v.detection.landmarks.points for v in used],
+                [v.weight for v in used],
+                opts["texture_size"],
+            )
+        skin = model.part("skin")
+        overlay = [(skin.vertices(p), skin.faces) for p in posed]
+        figures = {
+            "name": "recon head (ICT Face Model Light, MIT; see recon_face/data/head.json)",
+            "lod": model.lod,
+            "vertices": int(sum(len(m.vertices) for m in meshes)),
+            "faces": int(sum(len(m.faces) for m in meshes)),
+            "parts": [m.name for m in meshes],
+            "shape_keys": list(model.expression_names),
+            "identity_weights_norm": round(float(np.linalg.norm(head.identity_weights)), 3),
+            "correction_mm": {
+                "median": round(float(np.median(np.linalg.norm(head.correction, axis=1)) * 1000), 3),
+                "max": round(float(np.linalg.norm(head.correction, axis=1).max() * 1000), 3),
+            },
+        }
+        return cls(model, head, meshes, cameras, errors, overlay, texture_figures, figures)
+
+    def expression(self, k: int) -> dict[str, float]:
+        """Photo ``k``'s ARKit weights that are not zero, rounded."""
+        w = self.fit.expression_weights[k]
+        return {name: round(float(x), 3) for name, x in zip(self.model.expression_names, w) if x >= 0.005}
 
 
 def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None) -> Any:

@@ -97,7 +97,7 @@ def _add_material(b: _GlbBuilder, texture: np.ndarray, name: str) -> int:
     from PIL import Image
 
     png = io.BytesIO()
-    Image.fromarray(texture).save(png, format="PNG")
+    Image.fromarray(texture).save(png, format="PNG", compress_level=1)  # ~4x faster than the default 6, ~20 % larger
     b.gltf.images.append(gl.Image(bufferView=b.buffer_view(png.getvalue()), mimeType="image/png", name=name))
     if not b.gltf.samplers:
         b.gltf.samplers.append(

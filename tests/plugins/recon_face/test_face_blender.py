@@ -17,7 +17,7 @@ from face_helpers import load
 @pytest.fixture(scope="module")
 def three_photos(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("face_blender") / "out"
-    reconstruct(PluginHost().load_entrypoints(), [faces_dir / "mvfnet"], out, options={"texture_size": 1024}, quiet=True)
+    reconstruct(PluginHost().load_entrypoints(), [faces_dir / "mvfnet"], out, options={"texture_size": 1024, "model": "mask"}, quiet=True)
     return out
 
 

@@ -1,5 +1,7 @@
 """The ``face`` method end to end on real photos: the output contract, the report, the golden
-demo mesh, the shared multi-view sets, photos without a face, bad photos and the options."""
+demo meshes, the shared multi-view sets, photos without a face, bad photos and the options.
+Tests of the face mask's own geometry run it with ``-O model=mask``; the full head (the default)
+has its own tests in ``test_head_method.py``."""
 
 from __future__ import annotations
 
@@ -26,14 +28,16 @@ REPORT_VIEW_KEYS = {"input", "status", "reprojection_error_px", "camera", "expre
 
 
 def _run(paths: list[Path], out: Path, **options: object) -> dict:
+    """The face mask (``-O model=mask``) unless ``model`` is given."""
+    options.setdefault("model", "mask")
     return reconstruct(PluginHost().load_entrypoints(), paths, out, options=dict(options), quiet=True, overwrite=True)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The `make demo` job: the bundled photo with default options."""
+    """The `make demo` job with ``-O model=mask``: the bundled photo, the face mask."""
     out = tmp_path_factory.mktemp("face_demo") / "out"
-    reconstruct(PluginHost().load_entrypoints(), [DEMO_PHOTO], out, quiet=True)
+    reconstruct(PluginHost().load_entrypoints(), [DEMO_PHOTO], out, options={"model": "mask"}, quiet=True)
     return out
 
 
@@ -257,7 +261,7 @@ def test_face_index_flag_on_the_command_line(tmp_path: Path, faces_dir: Path) ->
     from recon.cli import make_cli
 
     photo = faces_dir / "single" / "fr_two_people.jpg"
-    args = ["reconstruct", str(photo), "-o", str(tmp_path / "out"), "--face-index", "1", "-O", "texture_size=128", "--json", "-q"]
+    args = ["reconstruct", str(photo), "-o", str(tmp_path / "out"), "--face-index", "1", "-O", "texture_size=128", "-O", "lod=low", "--json", "-q"]
     result = CliRunner().invoke(make_cli(), args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["views"][0]["face_index"] == 1

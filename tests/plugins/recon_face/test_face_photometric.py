@@ -49,7 +49,7 @@ def test_photometric_option(tmp_path: Path, faces_dir: Path) -> None:
     runs = {}
     for flag in (True, False):
         out = tmp_path / str(flag)
-        reconstruct(host, [faces_dir / "mvfnet"], out, options={"texture_size": 128, "photometric": flag}, quiet=True, formats=("glb",))
+        reconstruct(host, [faces_dir / "mvfnet"], out, options={"texture_size": 128, "photometric": flag, "model": "mask"}, quiet=True, formats=("glb",))
         runs[flag] = json.loads((out / "report.json").read_text())
     levels = runs[True]["metadata"]["fit"]["photometric"]
     assert [lv["blur"] for lv in levels] == [0.08, 0.04, 0.02]
@@ -60,7 +60,7 @@ def test_photometric_option(tmp_path: Path, faces_dir: Path) -> None:
         assert all(v["status"] == "ok" and v["reprojection_error_px"]["median"] < 1.5 for v in report["views"])
     single = tmp_path / "single"
     photo = sorted((faces_dir / "mvfnet").glob("*.jpg"))[0]
-    reconstruct(host, [photo], single, options={"texture_size": 128}, quiet=True, formats=("glb",))
+    reconstruct(host, [photo], single, options={"texture_size": 128, "model": "mask"}, quiet=True, formats=("glb",))
     assert json.loads((single / "report.json").read_text())["metadata"]["fit"]["photometric"] is None
 
 

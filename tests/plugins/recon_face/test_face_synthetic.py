@@ -8,8 +8,12 @@ The numbers are printed (``-s``). Bounds: the issue's targets, rotation <= 2 deg
 <= 1.5 mm median as the distance from the true skin to the reconstructed surface (about 0.65 mm
 today, bounded at 1.0). Per corresponding vertex the shape error is about 1.57 mm (1.43 mm on a
 truth made by the landmark-only fit): MediaPipe's landmarks on the renders sit a millimetre or so
-off the true vertices along the surface, which no photo-consistency can see; bounded where it
-stands. Focal lengths are weakly determined without EXIF, so their bounds are loose.
+off the true vertices along the surface, which no photo-consistency can see. It is not a target
+(the surface is), and it moves with the BLAS kernel (1.57 mm with OpenBLAS's SkylakeX kernels,
+1.64 mm with its Haswell ones: the multi-photo fit makes the truth and the result both), so it is
+bounded at 2.0 mm: several times that spread above today's figure, yet well below a broken
+fit's several millimetres. Focal lengths are weakly determined without EXIF, so their bounds are
+loose.
 benchmarks/face.py reports the same figures.
 """
 
@@ -31,7 +35,7 @@ from recon_io.glb import read_glb_cameras
 @pytest.fixture(scope="module")
 def truth(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Mesh:
     out = tmp_path_factory.mktemp("face_truth") / "out"
-    options = {"texture_size": 1024, "neutral": True}
+    options = {"texture_size": 1024, "neutral": True, "model": "mask"}
     reconstruct(PluginHost().load_entrypoints(), [faces_dir / "mvfnet"], out, options=options, quiet=True, formats=("glb",))
     return Mesh.load(out / "mesh.glb")
 
@@ -39,7 +43,7 @@ def truth(tmp_path_factory: pytest.TempPathFactory, faces_dir: Path) -> Mesh:
 def ground_truth_errors(truth: Mesh, lenses: list[float], folder: Path) -> dict:
     cams = render_views(truth, folder / "renders", lenses)
     out = folder / "out"
-    report = reconstruct(PluginHost().load_entrypoints(), [folder / "renders"], out, options={"texture_size": 256}, quiet=True, formats=("glb",))
+    report = reconstruct(PluginHost().load_entrypoints(), [folder / "renders"], out, options={"texture_size": 256, "model": "mask"}, quiet=True, formats=("glb",))
     got = Mesh.load(out / "mesh.glb")
     template = load_template()
     result = errors(truth, got, read_glb_cameras(out / "mesh.glb"), cams, skin=template.faces[template.kind == 0])
@@ -53,7 +57,7 @@ def test_synthetic_ground_truth(truth: Mesh, tmp_path: Path) -> None:
     assert result["status"] == ["ok"] * len(VIEWS)
     assert result["rotation_deg_median"] <= 2.0 and max(result["rotation_deg"]) < 4.0
     assert result["shape_surface_mm_median"] <= 1.0
-    assert result["shape_mm_median"] < 1.7
+    assert result["shape_mm_median"] < 2.0
     assert result["focal_pct_median"] < 20.0
 
 
@@ -64,5 +68,5 @@ def test_synthetic_ground_truth_several_lenses(truth: Mesh, tmp_path: Path) -> N
     assert result["status"] == ["ok"] * len(VIEWS)
     assert result["rotation_deg_median"] <= 2.0
     assert result["shape_surface_mm_median"] <= 1.0
-    assert result["shape_mm_median"] < 1.7
+    assert result["shape_mm_median"] < 2.0
     assert result["focal_pct_median"] < 50.0

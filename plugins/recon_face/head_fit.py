@@ -1,0 +1,277 @@
+"""Fit recon's full head (:mod:`recon_face.head_model`: ICT identity components and ARKit-named
+expression shapes) to the landmark shapes the face fit found.
+
+The face fit (:mod:`recon_face.fit`, then :mod:`recon_face.photometric`) gives, in the face
+template's frame, the 478 landmarks' 3-D positions of the person's neutral face and of each
+photo's expression, and one camera per photo. The head is placed on those points:
+
+1. a rigid transform from the head's frame to the template's (weighted Kabsch), alternating with
+2. the identity weights: ridge least squares on the landmark points under the components'
+   Gaussian prior (standard-normal weights are plausible people; landmark noise ``sigma``);
+3. a small per-vertex correction where the landmarks still disagree: their residuals spread over
+   the head by a regularised Gaussian radial-basis interpolation (``rbf_width``), so it fades to
+   nothing away from the face and carries the eyes and teeth with the skin around them;
+4. per photo, the expression as the 51 shape weights in [0, 1]: bounded least squares on the
+   photo's landmark offsets from the neutral, with an L2 and a sparsity (L1) prior;
+5. per photo, :func:`refine_photo`: the head pose and the weights refined on the photo's 2-D
+   landmarks (Gauss-Newton; each step a box-constrained quadratic), since the face fit's free
+   per-photo offsets are more than 51 shapes can show and the camera should fit the head.
+
+Landmarks on the face outline (MediaPipe's face oval) slide along the cheek as the head turns,
+so they count less (``contour_weight``). Everything is in metres in the head's frame; the
+cameras are moved into it (:meth:`HeadFit.camera`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recon.structures import Camera
+from recon_face.head_model import HeadModel
+
+
+IRIS = np.arange(468, 478)  # MediaPipe's iris landmarks
+
+
+@dataclass(frozen=True)
+class HeadFitSettings:
+    """Weights of the head fit (lengths in metres)."""
+
+    sigma: float = 0.0015  # landmark noise: ~ the landmark registration spread
+    contour_weight: float = 0.3
+    identity_components: int = 100
+    rounds: int = 3
+    rbf_width: float = 0.015
+    rbf_regularisation: float = 0.02  # added to the kernel's unit diagonal (divided by the landmark's weight)
+    expression_l2: float = 0.02
+    expression_l1: float = 0.02
+    sweeps: int = 200  # coordinate-descent sweeps of the expression weights (at most)
+    refine_iterations: int = 8  # Gauss-Newton steps of the per-photo refinement on the 2-D landmarks
+
+
+@dataclass
+class HeadFit:
+    """The fitted head.
+
+    :param identity_weights: (K,) identity component weights.
+    :param correction: (V, 3) per-vertex correction added to the identity, metres.
+    :param expression_weights: per photo, (51,) weights in [0, 1].
+    :param rotation: (3, 3) and :param translation: (3,): ``x_template = R @ x_head + t``.
+    :param residual_mm: per photo, (478,) distance between the head's landmarks and the face
+        fit's, millimetres, after the correction.
+    """
+
+    identity_weights: np.ndarray
+    correction: np.ndarray
+    expression_weights: list[np.ndarray]
+    rotation: np.ndarray
+    translation: np.ndarray
+    residual_mm: list[np.ndarray] = field(default_factory=list)
+
+    def neutral(self, model: HeadModel) -> np.ndarray:
+        """(V, 3) the person's neutral head, metres, head frame."""
+        return model.vertices(self.identity_weights) + self.correction
+
+    def posed(self, model: HeadModel, k: int) -> np.ndarray:
+        """(V, 3) the head as photo ``k`` shows it (neutral plus its expression)."""
+        return self.neutral(model) + np.tensordot(self.expression_weights[k], model.expression, axes=1)
+
+    def camera(self, camera: Camera) -> Camera:
+        """``camera`` (of the template's frame) as a camera of the head's frame."""
+        R = camera.R @ self.rotation
+        t = camera.R @ self.translation + camera.t
+        return Camera(K=camera.K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name)
+
+
+def kabsch(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation ``R`` and translation ``t`` minimising ``sum w |R @ s + t - x|^2``."""
+    w = weights / weights.sum()
+    cs, ct = w @ source, w @ target
+    H = (source - cs).T @ ((target - ct) * w[:, None])
+    U, _, Vt = np.linalg.svd(H)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(Vt.T @ U.T))])
+    R = Vt.T @ D @ U.T
+    return R, ct - R @ cs
+
+
+def landmark_weights(contour: np.ndarray, settings: HeadFitSettings) -> np.ndarray:
+    """(478,) per-landmark weights: the face outline counts ``contour_weight``."""
+    return np.where(contour, settings.contour_weight, 1.0)
+
+
+def fit_head(
+    model: HeadModel,
+    neutral_points: np.ndarray,
+    photo_points: list[np.ndarray],
+    contour: np.ndarray,
+    neutral: bool = False,
+    settings: HeadFitSettings = HeadFitSettings(),
+) -> HeadFit:
+    """Fit ``model`` to the face fit's landmark shapes.
+
+    :param neutral_points: (478, 3) the neutral face's landmarks, template frame, metres.
+    :param photo_points: per photo, (478, 3) its landmarks (neutral plus expression).
+    :param contour: (478,) bool, the face-outline landmarks.
+    :param neutral: no expressions (all weights 0).
+    """
+    weights = landmark_weights(contour, settings)
+    base = model.landmark_points().astype(np.float64)  # (478, 3)
+    K = min(settings.identity_components, len(model.identity))
+    A = np.moveaxis(model.landmark_points(model.identity[:K]).astype(np.float64), 0, -1)  # (478, 3, K)
+    R, t = kabsch(base, neutral_points, weights)
+    a = np.zeros(K)
+    sw = np.sqrt(weights)[:, None, None]
+    for _ in range(settings.rounds):
+        target = (neutral_points - t) @ R  # template -> head frame
+        M = (A * sw).reshape(-1, K)
+        b = ((target - base) * sw[..., 0]).reshape(-1)
+        a = np.linalg.solve(M.T @ M + settings.sigma**2 * np.eye(K), M.T @ b)
+        R, t = kabsch(base + A @ a, neutral_points, weights)
+    fitted = base + A @ a
+    target = (neutral_points - t) @ R
+    correction = _spread(model.vertices(a).astype(np.float64), fitted, target - fitted, weights, settings)
+
+    E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
+    expression_weights = weights.copy()
+    expression_weights[IRIS] = 0.0  # gaze turns the eyeballs; no expression shape does
+    expressions, residuals = [], []
+    head_neutral = model.landmark_points(model.vertices(a) + correction).astype(np.float64)
+    for points in photo_points:
+        offset = (points - t) @ R - target  # the photo's expression, head frame
+        w = np.zeros(E.shape[-1]) if neutral else _expression_weights(E, offset, expression_weights, settings)
+        expressions.append(w)
+        residuals.append(np.linalg.norm(head_neutral + E @ w - (points - t) @ R, axis=1) * 1000.0)
+    return HeadFit(a, correction, expressions, R, t, residuals)
+
+
+def _spread(vertices: np.ndarray, at: np.ndarray, residual: np.ndarray, weights: np.ndarray, settings: HeadFitSettings) -> np.ndarray:
+    """(V, 3) a smooth field through the landmarks' ``residual`` at points ``at`` (Gaussian RBF,
+    regularised per landmark by its weight), evaluated at ``vertices`` (V, 3)."""
+    width2 = 2.0 * settings.rbf_width**2
+    phi = np.exp(-_squared_distances(at, at) / width2)
+    reg = settings.rbf_regularisation / weights
+    coeffs = np.linalg.solve(phi + np.diag(reg), residual)
+    out = np.exp(-_squared_distances(vertices, at) / width2) @ coeffs
+    return out.astype(np.float32)
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(len(a), len(b)) squared distances, by the expansion |a|^2 + |b|^2 - 2 a.b (clipped at 0)."""
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.maximum(d2, 0.0)
+
+
+def _expression_weights(E: np.ndarray, offset: np.ndarray, weights: np.ndarray, settings: HeadFitSettings) -> np.ndarray:
+    """(51,) weights in [0, 1] for landmark offsets (478, 3): bounded least squares with an L2 and
+    an L1 prior, by coordinate descent on the box-constrained quadratic (exact per coordinate)."""
+    n = E.shape[-1]
+    sw = np.sqrt(weights)[:, None, None] / settings.sigma
+    M = (E * sw).reshape(-1, n)
+    b = (offset * sw[..., 0]).reshape(-1)
+    H = M.T @ M + settings.expression_l2 * len(weights) * np.eye(n)
+    g = M.T @ b - settings.expression_l1 * len(weights)  # minimise 0.5 w'Hw - g'w on [0, 1]^n
+    w = np.zeros(n)
+    diag = np.diag(H)
+    for _ in range(settings.sweeps):
+        change = 0.0
+        for j in range(n):
+            new = min(1.0, max(0.0, w[j] + (g[j] - H[j] @ w) / diag[j]))
+            change = max(change, abs(new - w[j]))
+            w[j] = new
+        if change < 1e-5:
+            break
+    return w
+
+
+def refine_photo(
+    model: HeadModel,
+    head: HeadFit,
+    k: int,
+    camera: Camera,
+    points: np.ndarray,
+    contour: np.ndarray,
+    settings: HeadFitSettings = HeadFitSettings(),
+    neutral: bool = False,
+) -> Camera:
+    """Refine photo ``k``'s head pose and expression weights on its 2-D landmarks ``points``
+    (478, 2) pixels: Gauss-Newton on the reprojection error (pixels scaled to millimetres on the
+    face, over ``sigma``), the weights kept in [0, 1] (each step a box-constrained quadratic
+    solved by coordinate descent), the same L2 and L1 priors. Updates
+    ``head.expression_weights[k]``; returns the refined camera (head frame)."""
+    from scipy.spatial.transform import Rotation
+
+    weights = landmark_weights(contour, settings)
+    weights[IRIS] = 0.0
+    base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
+    E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
+    n = E.shape[-1]
+    w = head.expression_weights[k].astype(np.float64).copy()
+    R, t, K = camera.R.copy(), camera.t.astype(np.float64).copy(), camera.K
+    radius_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+    radius_m = np.sqrt(((base - base.mean(0)) ** 2).sum(1).mean())
+    scale = np.sqrt(weights) * (radius_m / radius_px) / settings.sigma  # pixels -> noise units, per landmark
+    n_free = 6 + (0 if neutral else n)
+    prior = np.zeros(n_free)
+    prior[6:] = settings.expression_l2 * len(weights)
+    l1 = np.zeros(n_free)
+    l1[6:] = settings.expression_l1 * len(weights)
+    for _ in range(settings.refine_iterations):
+        X = base + E @ w
+        p = X @ R.T + t
+        z = p[:, 2:3]
+        uv = p[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
+        r = ((uv - points) * scale[:, None]).reshape(-1)
+        f = np.diag(K)[:2]
+        du_dp = np.zeros((len(p), 2, 3))
+        du_dp[:, 0, 0] = f[0] / z[:, 0]
+        du_dp[:, 1, 1] = f[1] / z[:, 0]
+        du_dp[:, :, 2] = -f[None, :] * p[:, :2] / z**2
+        RX = X @ R.T
+        dp_domega = -_skew(RX)  # (478, 3, 3)
+        cols = [np.einsum("nij,njk->nik", du_dp, dp_domega), du_dp]
+        if not neutral:
+            cols.append(np.einsum("nij,jk,nkm->nim", du_dp, R, E))
+        J = np.concatenate(cols, axis=2) * scale[:, None, None]
+        J = J.reshape(-1, n_free)
+        H = J.T @ J + np.diag(prior)
+        g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
+        lo = np.full(n_free, -np.inf)
+        hi = np.full(n_free, np.inf)
+        if not neutral:
+            lo[6:], hi[6:] = -w, 1.0 - w
+        step = _box_quadratic(H, g, lo, hi, settings.sweeps)
+        R = Rotation.from_rotvec(step[:3]).as_matrix() @ R
+        t = t + step[3:6]
+        if not neutral:
+            w = np.clip(w + step[6:], 0.0, 1.0)
+        if np.abs(step).max() < 1e-6:
+            break
+    head.expression_weights[k] = w
+    return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) cross-product matrices of (N, 3) vectors."""
+    out = np.zeros((len(v), 3, 3))
+    out[:, 0, 1], out[:, 0, 2] = -v[:, 2], v[:, 1]
+    out[:, 1, 0], out[:, 1, 2] = v[:, 2], -v[:, 0]
+    out[:, 2, 0], out[:, 2, 1] = -v[:, 1], v[:, 0]
+    return out
+
+
+def _box_quadratic(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, sweeps: int) -> np.ndarray:
+    """argmin 0.5 x'Hx - g'x on lo <= x <= hi, by coordinate descent (exact per coordinate)."""
+    x = np.clip(np.zeros(len(g)), lo, hi)
+    diag = np.diag(H)
+    for _ in range(sweeps):
+        change = 0.0
+        for j in range(len(g)):
+            new = min(hi[j], max(lo[j], x[j] + (g[j] - H[j] @ x) / diag[j]))
+            change = max(change, abs(new - x[j]))
+            x[j] = new
+        if change < 1e-7:
+            break
+    return x
+

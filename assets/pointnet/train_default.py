@@ -1,11 +1,15 @@
-"""Train the shipped PointNet weights (plugins/recon_pointnet/data/pointnet.pt) on procedural shapes.
+"""Train the shipped procedural PointNet weights (plugins/recon_pointnet/data/pointnet_procedural.pt).
 
     .venv/bin/python assets/pointnet/train_default.py [--per-class 300] [--epochs 12] [--seed 0]
 
 Data: :mod:`recon_pointnet.shapes` (10 classes of primitive arrangements, Y up, random
 proportions, rotation about Y, small tilt, anisotropic scale, 1 % jitter), a training set from
 ``seed`` and a held-out set from ``seed + 1`` (shapes never seen in training). Writes the
-checkpoint and ``pointnet.json`` (classes, parts, held-out accuracy, parameter count, timings).
+checkpoint and ``pointnet_procedural.json`` (classes, parts, held-out accuracy, parameter count,
+timings) into ``plugins/recon_pointnet/data/``, the package data the wheel ships (``--out``
+elsewhere). These weights carry the part head (``recon classify --parts``) and are chosen with
+``recon classify --weights procedural``; the default weights are ModelNet40's
+(``train_modelnet40.py``).
 A few CPU minutes on 2 cores; deterministic for a seed.
 """
 
@@ -34,7 +38,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--points", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=DATA / "pointnet.pt")
+    parser.add_argument("--out", type=Path, default=DATA / "pointnet_procedural.pt")
     args = parser.parse_args()
 
     torch.set_num_threads(max(1, torch.get_num_threads()))

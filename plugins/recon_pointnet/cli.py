@@ -28,44 +28,65 @@ def _progress():  # noqa: ANN202 - rich.progress.Progress on stderr
 
 @click.command("classify")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--weights", type=click.Path(path_type=Path), default=None, help="PointNet checkpoint (default: the shipped procedural-shape weights).")
-@click.option("--up", type=click.Choice(["y", "z"]), default="y", show_default=True, help="Up axis of the input (ModelNet files are z).")
-@click.option("--parts", is_flag=True, help="Also label every point with a part (weights with a part head).")
-@click.option("--votes", type=int, default=4, show_default=True, help="Average this many random point subsets.")
+@click.option("--weights", default=None, metavar="PATH|NAME",
+              help="PointNet checkpoint, or shipped weights by name: 'modelnet40' (the default, 40 ModelNet classes) or 'procedural' (ten procedural shapes, with a part head).")
+@click.option("--up", type=click.Choice(["y", "z"]), default="y", show_default=True, help="Up axis of the input (ModelNet and most CAD files: z).")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Labels listed with their probabilities.")
+@click.option("--sampling", type=click.Choice(["random", "fps"]), default="random", show_default=True,
+              help="How a cloud larger than the model's 1,024 points is cut down: random subset or farthest-point sampling.")
+@click.option("--votes", type=click.IntRange(min=1), default=None, help="Average over this many turns about the up axis (default: the weights' own).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Answer 'unknown' below this top probability (default: the weights' own, chosen on validation data; 0: never).")
+@click.option("--parts", is_flag=True, help="Also label every point with a part (the procedural weights' part head when the classifier has none).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout (one object per cloud; a list when there are several).")
 @click.pass_context
-def classify(ctx: click.Context, inputs: tuple[Path, ...], weights: Path | None, up: str, parts: bool, votes: int, seed: int, as_json: bool) -> None:
+def classify(
+    ctx: click.Context, inputs: tuple[Path, ...], weights: str | None, up: str, top_k: int, sampling: str, votes: int | None,
+    threshold: float | None, parts: bool, seed: int, as_json: bool,
+) -> None:
     """Classify point clouds or meshes (ply, xyz, npz, off, obj) with PointNet.
 
-    Prints the label and its probability per cloud; --json gives every class probability.
+    The default weights know the 40 ModelNet40 classes; below a probability threshold the answer
+    is 'unknown'. Meshes are sampled uniformly by area; clouds of any size, scale, position and
+    turn about the up axis are normalised as in training. Prints the label and the top
+    probabilities per cloud; --json gives every class probability and how the cloud was sampled.
 
     \b
     Example:
       recon classify points.ply
       recon classify chair.off --up z --json
-      recon classify scan.ply --weights my_pointnet.pt --parts --json
+      recon classify scan.ply --sampling fps --top-k 3
+      recon classify shape.ply --weights procedural --parts --json
     """
     from recon.device import pick_device, seed_everything
-    from recon_pointnet.checkpoint import load_checkpoint
+    from recon_pointnet.checkpoint import load_checkpoint, procedural_weights_path
     from recon_pointnet.classify import classify_points
     from recon_pointnet.data import read_clouds
 
     registry = get_host(ctx).registry
+    device = pick_device()
+    ckpt = load_checkpoint(weights, device=device)
     clouds = []
     for path in inputs:
-        clouds += read_clouds(path, registry, 4096, seed)
+        clouds += read_clouds(path, registry, ckpt.num_points, seed)
     seed_everything(seed)
-    ckpt = load_checkpoint(weights, device=pick_device())
-    results = [classify_points(ckpt, pts, up=up, votes=votes, seed=seed, parts=parts, source=src) for src, pts in clouds]
+    part_ckpt = None
+    if parts and ckpt.model.seg is None:
+        part_ckpt = load_checkpoint(procedural_weights_path(), device=device)
+    results = [
+        classify_points(ckpt, c.points, up=up, votes=votes, seed=seed, parts=parts, source=c.source, sampling=sampling,
+                        top_k=top_k, threshold=threshold, kind=c.kind, part_ckpt=part_ckpt)
+        for c in clouds
+    ]
     for r in results:
         r["weights"] = str(ckpt.path)
     if as_json:
         click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
         return
     for r in results:
-        top = list(r["probabilities"].items())[:3]
-        others = ", ".join(f"{k} {v:.2f}" for k, v in top[1:])
+        top = r["top_k"]
+        others = ", ".join(f"{t['label']} {t['probability']:.2f}" for t in (top[1:] if r["label"] != "unknown" else top))
         line = f"{r['input']}: {r['label']} ({r['probability']:.2f})" + (f"  [{others}]" if others else "")
         if parts and r.get("parts"):
             line += "  parts: " + ", ".join(f"{k} {v:.0%}" for k, v in r["parts"].items())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -46,6 +46,37 @@ def resample(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray
     return np.concatenate([points, points[extra]])
 
 
+SAMPLING = ("random", "fps")
+
+
+def farthest_point_sample(points: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` points spread over the cloud: greedy farthest-point sampling from a random start
+    (``points`` has at least ``n`` rows)."""
+    chosen = np.empty(n, dtype=np.int64)
+    chosen[0] = rng.integers(len(points))
+    dist = np.full(len(points), np.inf)
+    for i in range(1, n):
+        dist = np.minimum(dist, ((points - points[chosen[i - 1]]) ** 2).sum(axis=1))
+        chosen[i] = int(np.argmax(dist))
+    return points[chosen]
+
+
+def subsample(points: np.ndarray, n: int, method: str, rng: np.random.Generator, fps_pool: int = 50_000) -> tuple[np.ndarray, str]:
+    """Exactly ``n`` points and what was done: 'all' (the cloud has ``n``), 'repeat' (fewer: every
+    point plus random repeats), 'random' (a random subset) or 'farthest-point' (``method='fps'``;
+    clouds over ``fps_pool`` points are first cut to a random ``fps_pool``)."""
+    if method not in SAMPLING:
+        raise ValueError(f"sampling must be one of {SAMPLING}, got {method!r}")
+    if len(points) == n:
+        return points, "all"
+    if len(points) < n:
+        return resample(points, n, rng), "repeat"
+    if method == "random":
+        return points[rng.choice(len(points), n, replace=False)], "random"
+    pool = points if len(points) <= fps_pool else points[rng.choice(len(points), fps_pool, replace=False)]
+    return farthest_point_sample(pool, n, rng), "farthest-point"
+
+
 def check_cloud(points: np.ndarray, source: str) -> None:
     """Reject clouds PointNet cannot read: fewer than 3 points, non-finite, or no extent.
 
@@ -60,20 +91,30 @@ def check_cloud(points: np.ndarray, source: str) -> None:
         raise BadInputError(f"{source}: all {len(points)} points are identical; there is no shape to classify")
 
 
-def clouds_from_inputs(inputs: Any, n: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """(source, points) for every cloud and mesh in ``inputs`` (meshes sampled with ``n`` points)."""
+class Cloud(NamedTuple):
+    """One input: its source (file name), its points (M, 3) and its kind, 'points' or 'mesh'
+    (a mesh's points are ``n`` samples uniform by area)."""
+
+    source: str
+    points: np.ndarray
+    kind: str = "points"
+
+
+def clouds_from_inputs(inputs: Any, n: int, seed: int = 0) -> list[Cloud]:
+    """A :class:`Cloud` for every cloud and mesh in ``inputs`` (meshes sampled with ``n`` points,
+    uniformly by area, seeded)."""
     import trimesh
 
-    out: list[tuple[str, np.ndarray]] = []
+    out: list[Cloud] = []
     for pc in inputs.point_clouds:
-        out.append((pc.source or "points", pc.points.astype(np.float64)))
+        out.append(Cloud(pc.source or "points", pc.points.astype(np.float64)))
     for i, mesh in enumerate(inputs.meshes):
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
         source = inputs.paths[min(i, len(inputs.paths) - 1)] if inputs.paths else mesh.name
         if tm.area <= 0:
             raise BadInputError(f"{source}: the mesh has zero surface area; nothing to sample")
         pts, _ = trimesh.sample.sample_surface(tm, n, seed=seed)
-        out.append((source, np.asarray(pts, dtype=np.float64)))
+        out.append(Cloud(source, np.asarray(pts, dtype=np.float64), "mesh"))
     if inputs.frames:
         raise BadInputError(
             f"{', '.join(inputs.paths)}: an image is not a point cloud; give a point cloud (.ply, .xyz, .npz) or a mesh (.off, .obj, .ply)"
@@ -81,8 +122,8 @@ def clouds_from_inputs(inputs: Any, n: int, seed: int = 0) -> list[tuple[str, np
     return out
 
 
-def read_clouds(path: Path, registry: Registry, n: int, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """Read one file with the registered readers into (source, points) pairs.
+def read_clouds(path: Path, registry: Registry, n: int, seed: int = 0) -> list[Cloud]:
+    """Read one file with the registered readers into :class:`Cloud` s (meshes sampled with ``n`` points).
 
     :raises BadInputError: unreadable, unsupported, an image, or no points.
     """
@@ -91,8 +132,8 @@ def read_clouds(path: Path, registry: Registry, n: int, seed: int = 0) -> list[t
     clouds = clouds_from_inputs(read_inputs([Path(path)], registry, {}), n, seed)
     if not clouds:
         raise BadInputError(f"{path}: holds no point cloud or mesh")
-    for source, pts in clouds:
-        check_cloud(pts, source)
+    for cloud in clouds:
+        check_cloud(cloud.points, cloud.source)
     return clouds
 
 
@@ -146,7 +187,7 @@ def read_folder(
     for label, name in enumerate(classes):
         for split, paths in zip(("train", "test"), listing[name]):
             for path in paths:
-                (source, pts), *_ = read_clouds(path, registry, n, seed)
+                pts = read_clouds(path, registry, n, seed)[0].points
                 pts = resample(pts, n, rng)
                 xs[split].append(normalize(to_y_up(pts, up)))
                 ys[split].append(label)

@@ -24,10 +24,10 @@ def _initial_model(classes: list[str], weights: Path | None) -> tuple[PointNet, 
         return PointNet(len(classes)), "scratch"
     init = load_checkpoint(weights)
     if init.classes == classes:
-        model = PointNet(len(classes), 0, init.model.encoder.config)
+        model = PointNet(len(classes), 0, init.model.encoder.config, head=init.model.head_widths)
         model.load_state_dict({k: v for k, v in init.model.state_dict().items() if not k.startswith("seg.")})
         return model, f"{weights} (all layers)"
-    model = PointNet(len(classes), 0, init.model.encoder.config)
+    model = PointNet(len(classes), 0, init.model.encoder.config, head=init.model.head_widths)
     model.encoder.load_state_dict(init.model.encoder.state_dict())
     return model, f"{weights} (encoder; new {len(classes)}-class head)"
 

@@ -2,8 +2,11 @@
 
 Loss: cross-entropy on the class, plus cross-entropy on per-point parts when part labels are
 given, plus ``feature_reg`` times the feature-transform orthogonality term. Each epoch augments
-the clouds afresh: a random subset of ``points`` points, a rotation about Y (the up axis), an
-anisotropic scale and jitter.
+the clouds afresh: a random subset of ``points`` points, a rotation about Y (the up axis; clouds
+are turned Y-up before training), an anisotropic scale, jitter and point dropout.
+
+:func:`train` is the whole loop in one call; :func:`train_epoch` is one epoch with the optimiser and
+schedule passed in, for scripts that checkpoint and resume (``assets/pointnet/train_modelnet40.py``).
 """
 
 from __future__ import annotations
@@ -35,15 +38,23 @@ class TrainConfig:
     rotate: bool = True
     scale: tuple[float, float] = (0.85, 1.15)
     jitter: float = 0.005
+    jitter_clip: float = 0.05
+    dropout_max: float = 0.0  # point dropout: up to this fraction of points replaced by the first
+    label_smoothing: float = 0.0
+    weight_decay: float = 1e-5
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random subset of ``cfg.points`` points, rotation about Y, scale, jitter; returns (points, index)."""
+def augment(
+    x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator, points: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random subset of ``points`` (default ``cfg.points``) points, rotation about Y, scale,
+    jitter, point dropout; returns (points, index)."""
     b, n, _ = x.shape
-    idx = torch.stack([torch.randperm(n, generator=gen)[: cfg.points] for _ in range(b)])
+    k = min(points or cfg.points, n)
+    idx = torch.argsort(torch.rand(b, n, generator=gen), dim=1)[:, :k]
     pts = torch.gather(x, 1, idx[:, :, None].expand(-1, -1, 3))
     if cfg.rotate:
         a = torch.rand(b, generator=gen) * 2 * math.pi
@@ -54,7 +65,11 @@ def augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> tuple[to
     lo, hi = cfg.scale
     pts = pts * (lo + (hi - lo) * torch.rand(b, 1, 3, generator=gen))
     if cfg.jitter > 0:
-        pts = pts + cfg.jitter * torch.randn(pts.shape, generator=gen)
+        pts = pts + (cfg.jitter * torch.randn(pts.shape, generator=gen)).clamp(-cfg.jitter_clip, cfg.jitter_clip)
+    if cfg.dropout_max > 0:  # dropped points repeat the first one: the max pooling ignores them
+        drop = torch.rand(b, k, generator=gen) < cfg.dropout_max * torch.rand(b, 1, generator=gen)
+        drop[:, 0] = False
+        pts = torch.where(drop[:, :, None], pts[:, :1].expand(-1, k, -1), pts)
     return pts, idx
 
 
@@ -84,6 +99,60 @@ def evaluate(model: PointNet, x: np.ndarray, y: np.ndarray, points: int, batch_s
     }
 
 
+def train_epoch(
+    model: PointNet,
+    xt: torch.Tensor,
+    yt: torch.Tensor,
+    cfg: TrainConfig,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler | None,
+    gen: torch.Generator,
+    points: int | None = None,
+    parts: torch.Tensor | None = None,
+    on_step: Callable[[int, int, float, float], None] | None = None,
+    step: int = 0,
+    total: int = 0,
+) -> dict[str, float]:
+    """One pass over clouds ``xt`` (M, N, 3) with labels ``yt`` (M,) in batches of
+    ``cfg.batch_size`` (the last partial batch is dropped; BatchNorm needs two samples).
+
+    :param points: points per cloud this epoch (default ``cfg.points``).
+    :param parts: optional (M, N) part labels (needs a model with a part head).
+    :returns: mean loss and accuracy on the augmented training batches.
+    """
+    device = next(model.parameters()).device
+    model.train()
+    m = len(xt)
+    batch = max(2, min(cfg.batch_size, m))
+    steps = max(1, m // batch)
+    order = torch.randperm(m, generator=gen)
+    if m < batch * steps:
+        order = torch.cat([order, torch.randperm(m, generator=gen)])
+    losses, correct, seen = 0.0, 0, 0
+    for s in range(steps):
+        sel = order[s * batch : (s + 1) * batch]
+        pts, idx = augment(xt[sel], cfg, gen, points)
+        labels = yt[sel].to(device)
+        logits, part_logits, trans = model(pts.to(device))
+        loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
+        loss = loss + cfg.feature_reg * feature_transform_regularizer(trans)
+        if parts is not None and part_logits is not None:
+            loss = loss + cfg.part_weight * F.cross_entropy(part_logits, torch.gather(parts[sel], 1, idx).to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+        step += 1
+        hits = int((logits.argmax(1) == labels).sum())
+        losses += float(loss.detach()) * len(sel)
+        correct += hits
+        seen += len(sel)
+        if on_step is not None:
+            on_step(step, total, float(loss.detach()), hits / len(sel))
+    return {"loss": losses / seen, "train_accuracy": correct / seen}
+
+
 def train(
     model: PointNet,
     x: np.ndarray,
@@ -92,51 +161,26 @@ def train(
     parts: np.ndarray | None = None,
     on_step: Callable[[int, int, float, float], None] | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model`` in place on clouds ``x`` (M, N, 3) float32 with labels ``y`` (M,).
+    """Train ``model`` in place on clouds ``x`` (M, N, 3) float32 with labels ``y`` (M,)
+    (Adam, one-cycle schedule).
 
     :param parts: optional (M, N) part labels (needs a model with a part head).
     :param on_step: ``on_step(step, total_steps, loss, batch_accuracy)`` after each step.
     :returns: one dict per epoch (loss, accuracy on the augmented training batches).
     """
     torch.manual_seed(cfg.seed)
-    device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(cfg.seed)
     xt = torch.as_tensor(x, dtype=torch.float32)
     yt = torch.as_tensor(y, dtype=torch.int64)
     pt = torch.as_tensor(parts, dtype=torch.int64) if parts is not None and model.seg is not None else None
     m = len(xt)
-    batch = max(2, min(cfg.batch_size, m))  # BatchNorm needs two samples
-    steps_per_epoch = max(1, m // batch)
+    steps_per_epoch = max(1, m // max(2, min(cfg.batch_size, m)))
     total = steps_per_epoch * cfg.epochs
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=1e-5)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.15)
     history = []
-    step = 0
     for epoch in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(m, generator=gen)
-        if m < batch * steps_per_epoch:
-            order = torch.cat([order, torch.randperm(m, generator=gen)])
-        losses, correct, seen = 0.0, 0, 0
-        for s in range(steps_per_epoch):
-            sel = order[s * batch : (s + 1) * batch]
-            pts, idx = augment(xt[sel], cfg, gen)
-            labels = yt[sel].to(device)
-            logits, part_logits, trans = model(pts.to(device))
-            loss = F.cross_entropy(logits, labels) + cfg.feature_reg * feature_transform_regularizer(trans)
-            if pt is not None and part_logits is not None:
-                loss = loss + cfg.part_weight * F.cross_entropy(part_logits, torch.gather(pt[sel], 1, idx).to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            acc = float((logits.argmax(1) == labels).float().mean())
-            losses += float(loss.detach()) * len(sel)
-            correct += int(acc * len(sel) + 0.5)
-            seen += len(sel)
-            if on_step is not None:
-                on_step(step, total, float(loss.detach()), acc)
-        history.append({"epoch": epoch + 1, "loss": losses / seen, "train_accuracy": correct / seen})
+        stats = train_epoch(model, xt, yt, cfg, opt, sched, gen, parts=pt, on_step=on_step, step=epoch * steps_per_epoch, total=total)
+        history.append({"epoch": epoch + 1, **stats})
     model.eval()
     return history

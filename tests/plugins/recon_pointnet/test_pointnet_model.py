@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from recon.errors import BadInputError
-from recon_pointnet.checkpoint import Checkpoint, default_weights_path, load_checkpoint, save_checkpoint
+from recon_pointnet.checkpoint import Checkpoint, load_checkpoint, procedural_weights_path, save_checkpoint
 from recon_pointnet.classify import classify_points
 from recon_pointnet.model import PointNet, PointNetEncoder, TNet, feature_transform_regularizer, parameter_count
 from recon_pointnet.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.train import TrainConfig, evaluate, train
 
-WEIGHTS = default_weights_path()
+WEIGHTS = procedural_weights_path()  # the ten procedural shapes, with a part head
 
 
 def test_tnet_starts_at_the_identity() -> None:
@@ -78,6 +78,7 @@ def test_training_is_deterministic_and_learns() -> None:
 
 def test_shipped_weights_are_small_and_documented() -> None:
     assert WEIGHTS.is_file(), f"{WEIGHTS} missing: run assets/pointnet/train_default.py"
+    assert WEIGHTS.name == "pointnet_procedural.pt"
     assert WEIGHTS.stat().st_size < 2_000_000
     card = json.loads(WEIGHTS.with_suffix(".json").read_text())
     ckpt = load_checkpoint(WEIGHTS)

@@ -13,9 +13,10 @@ photo's expression, and one camera per photo. The head is placed on those points
    nothing away from the face and carries the eyes and teeth with the skin around them;
 4. per photo, the expression as the 51 shape weights in [0, 1]: bounded least squares on the
    photo's landmark offsets from the neutral, with an L2 and a sparsity (L1) prior;
-5. per photo, :func:`refine_photo`: the head pose and the weights refined on the photo's 2-D
-   landmarks (Gauss-Newton; each step a box-constrained quadratic), since the face fit's free
-   per-photo offsets are more than 51 shapes can show and the camera should fit the head.
+5. per photo, :func:`refine_photo`: the head's position and the weights refined on the photo's
+   2-D landmarks (Gauss-Newton; each step a box-constrained quadratic), since the face fit's free
+   per-photo offsets are more than 51 shapes can show and the camera should fit the head; the
+   rotation too when no photometric refinement set it (one photo, or ``photometric=false``).
 
 Landmarks on the face outline (MediaPipe's face oval) slide along the cheek as the head turns,
 so they count less (``contour_weight``). Everything is in metres in the head's frame; the
@@ -49,6 +50,7 @@ class HeadFitSettings:
     expression_l1: float = 0.02
     sweeps: int = 200  # coordinate-descent sweeps of the expression weights (at most)
     refine_iterations: int = 8  # Gauss-Newton steps of the per-photo refinement on the 2-D landmarks
+    refine_rotation: bool = False  # also turn the camera (landmarks alone leave rotations 3-4 deg off)
 
 
 @dataclass
@@ -195,7 +197,8 @@ def refine_photo(
     settings: HeadFitSettings = HeadFitSettings(),
     neutral: bool = False,
 ) -> Camera:
-    """Refine photo ``k``'s head pose and expression weights on its 2-D landmarks ``points``
+    """Refine photo ``k``'s head position (and rotation, with ``settings.refine_rotation``) and
+    expression weights on its 2-D landmarks ``points``
     (478, 2) pixels: Gauss-Newton on the reprojection error (pixels scaled to millimetres on the
     face, over ``sigma``), the weights kept in [0, 1] (each step a box-constrained quadratic
     solved by coordinate descent), the same L2 and L1 priors. Updates
@@ -239,6 +242,8 @@ def refine_photo(
         g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
         lo = np.full(n_free, -np.inf)
         hi = np.full(n_free, np.inf)
+        if not settings.refine_rotation:  # the face fit's rotations (photometrically refined) stay
+            lo[:3] = hi[:3] = 0.0
         if not neutral:
             lo[6:], hi[6:] = -w, 1.0 - w
         step = _box_quadratic(H, g, lo, hi, settings.sweeps)

@@ -262,16 +262,20 @@ class _HeadResult:
 
     @classmethod
     def build(cls, template: Any, result: Any, used: list[_View], opts: dict[str, Any], stages: Stages) -> _HeadResult:
-        from recon_face.head_fit import fit_head, refine_photo
+        from recon_face.head_fit import HeadFitSettings, fit_head, refine_photo
         from recon_face.head_mesh import head_meshes
         from recon_face.head_model import HeadModel
 
         with stages.stage("head fit"):
             model = HeadModel.load(opts["lod"])
             n = len(used)
-            head = fit_head(model, result.identity, [result.vertices(k) for k in range(n)], template.contour, neutral=opts["neutral"])
+            # the photometric refinement's rotations are the better ones (README figures): keep them
+            settings = HeadFitSettings(refine_rotation=not (opts["photometric"] and n > 1))
+            head = fit_head(model, result.identity, [result.vertices(k) for k in range(n)], template.contour, neutral=opts["neutral"], settings=settings)
             cameras = [
-                refine_photo(model, head, k, head.camera(c), v.detection.landmarks.points[:, :2].astype(np.float64), template.contour, neutral=opts["neutral"])
+                refine_photo(
+                    model, head, k, head.camera(c), v.detection.landmarks.points[:, :2].astype(np.float64), template.contour, settings, opts["neutral"]
+                )
                 for k, (c, v) in enumerate(zip(result.cameras, used))
             ]
             posed = [head.posed(model, k) for k in range(n)]

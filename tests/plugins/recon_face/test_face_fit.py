@@ -142,8 +142,17 @@ def test_start_keeps_identity_and_cameras_and_fits_expressions(tmpl) -> None:  #
         np.testing.assert_allclose(a.K, b.K, atol=1e-9)
     assert all(res.expression_norm_mm(k) > 0.0 for k in range(2))
     for k in range(2):
-        assert np.median(res.errors_px[k]) < np.median(start.errors_px[k])
-        assert res.errors_px[k][[61, 291]].max() < start.errors_px[k][[61, 291]].max()
+        # The other 476 landmarks are exact, so both medians sit at the solver's convergence floor
+        # (0.007-0.010 px, shifting by ~0.001 px with the BLAS kernel): comparing them with each
+        # other compares noise. What matters: the expression fit does not push the exact landmarks
+        # off (median no worse by more than 0.01 px, ten times that noise)...
+        median_start, median_res = np.median(start.errors_px[k]), np.median(res.errors_px[k])
+        assert median_res < median_start + 0.01, (k, median_res, median_start)
+        # ... and it takes up the moved mouth corners: their error (3.7 px neutral) falls by well
+        # over a fifth (measured 1.95-2.35 px, 53-64 % of it, on every OpenBLAS kernel and thread
+        # count tried).
+        mouth_start, mouth_res = start.errors_px[k][[61, 291]].max(), res.errors_px[k][[61, 291]].max()
+        assert mouth_res < 0.8 * mouth_start, (k, mouth_res, mouth_start)
     # neutral with a start: nothing to fit
     same = F.fit(tmpl, obs, F.FitSettings(neutral=True), start=start)
     assert all(same.expression_norm_mm(k) == 0.0 for k in range(2))

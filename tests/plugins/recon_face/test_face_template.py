@@ -4,7 +4,6 @@ assets/face_template that regenerates all three."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -108,9 +107,32 @@ def test_close_to_mediapipe_canonical_model(tmpl, shared_data: Path) -> None:  #
 
 
 @pytest.mark.slow
-def test_script_regenerates_the_shipped_files(shared_data: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--photos", str(shared_data / "face_multiview"), "--check"],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+def test_script_regenerates_the_shipped_files(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_face_template.py rebuilds the shipped template from the photos: the same topology,
+    loops and card, and the same vertices, UVs and mobility within 0.1 um / 1e-7. Not byte for
+    byte: the float32 values come from SVDs and a sparse solve in float64 whose last bits follow
+    the BLAS kernel (the UVs by up to 6e-13 between OpenBLAS's kernels, and one UV lies 6e-13 from
+    a float32 rounding tie); the script's own ``--check`` is byte for byte, for the machine that
+    wrote the files."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("make_face_template", SCRIPT)
+    script = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_face_template", script)
+    spec.loader.exec_module(script)
+    arrays, info = script.build(shared_data / "face_multiview")
+    with np.load(script.DATA / "face_template.npz") as data:
+        shipped = {k: data[k] for k in data.files}
+    assert sorted(arrays) == sorted(shipped)
+    for key, value in arrays.items():
+        assert value.dtype == shipped[key].dtype and value.shape == shipped[key].shape, key
+        if value.dtype.kind == "f":
+            np.testing.assert_allclose(value, shipped[key], rtol=1e-6, atol=1e-7, err_msg=key)
+        else:
+            np.testing.assert_array_equal(value, shipped[key], err_msg=key)
+    card = json.loads((script.DATA / "face_template.json").read_text())
+    card.pop("sha256_npz")  # of the exact bytes
+    size, want_size = info.pop("size_mm"), card.pop("size_mm")  # rounded to 0.1 mm
+    assert info == card
+    assert size == pytest.approx(want_size, abs=0.15)

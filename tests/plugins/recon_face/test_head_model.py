@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -260,9 +259,61 @@ def test_card_carries_the_ict_licence_and_file_sizes(card) -> None:  # noqa: ANN
     assert head_model_path().stat().st_size == card["size_bytes"] < 10_000_000
 
 
+def _same_figures(got: object, want: object, where: str = "card") -> None:
+    """The card's figures are rounded to a few decimals: equal within one unit of the last one."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and sorted(got) == sorted(want), where
+        for key in want:
+            _same_figures(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), where
+        for i, (g, w) in enumerate(zip(got, want)):
+            _same_figures(g, w, f"{where}[{i}]")
+    elif isinstance(want, float):
+        decimals = len(repr(want).partition(".")[2]) if "e" not in repr(want) else 6
+        assert got == pytest.approx(want, abs=1.5 * 10.0**-decimals), where
+    else:
+        assert got == want, where
+
+
 @pytest.mark.slow
-def test_script_regenerates_the_shipped_files(ict: Path) -> None:
+def test_script_regenerates_the_shipped_files(ict: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """make_head.py rebuilds the shipped head from ICT: the same topology, parts, UVs, quantised
+    bases and card, and every LOD's landmarks at the same places. The landmarks go through LAPACK
+    least squares, so their float32 barycentrics move by an ulp with the BLAS kernel (11 of 4302 on
+    OpenBLAS's Sandybridge kernels) and one on a shared edge may name either triangle: they are
+    compared as points, within 1 um, not byte for byte (the script's own ``--check`` is byte for
+    byte, for the machine that wrote the files)."""
+    import importlib.util
+
     pytest.importorskip("meshoptimizer", reason="the assets extra (pip install -e '.[assets]') makes the LODs")
-    cmd = [sys.executable, str(SCRIPT), "--ict", str(ict), "--check"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    spec = importlib.util.spec_from_file_location("make_head", SCRIPT)
+    make_head = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "make_head", make_head)  # its dataclasses look their module up
+    spec.loader.exec_module(make_head)
+    arrays, card = make_head.build(ict, log=lambda message: None)
+    shipped_path = make_head.DATA / "head.npz"
+    with np.load(shipped_path) as data:
+        shipped = {k: data[k] for k in data.files}
+    assert sorted(arrays) == sorted(shipped)
+    landmarks = {f"{lod}.landmark_{k}" for lod in LODS for k in ("face", "bary")}
+    for key, value in arrays.items():
+        if key in landmarks:
+            continue
+        value = np.asarray(value)
+        assert value.dtype == shipped[key].dtype and value.shape == shipped[key].shape, key
+        if value.dtype.kind == "f":
+            np.testing.assert_allclose(value, shipped[key], rtol=1e-6, atol=1e-7, err_msg=key)
+        else:
+            np.testing.assert_array_equal(value, shipped[key], err_msg=key)
+    rebuilt = tmp_path / "head.npz"
+    rebuilt.write_bytes(make_head.npz_bytes(arrays))
+    for lod in LODS:
+        ours, theirs = HeadModel.load(lod, path=rebuilt), HeadModel.load(lod, path=shipped_path)
+        for expression in ({}, {"jawOpen": 1.0}):  # a point by the lips must also move with its own lip
+            v = theirs.vertices(expression_weights=expression)
+            np.testing.assert_allclose(ours.landmark_points(v), theirs.landmark_points(v), rtol=0, atol=1e-6, err_msg=lod)
+    want = json.loads(shipped_path.with_suffix(".json").read_text())
+    for key in ("size_bytes", "sha256_npz"):  # of the exact bytes
+        want.pop(key)
+    _same_figures(json.loads(json.dumps(card)), want)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 
@@ -22,3 +23,16 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data.getvalue())
     return buf.getvalue()
+
+
+def write_or_check(outputs: dict[Path, bytes], check: bool) -> None:
+    """An asset script's last step: write every file, or with ``check`` compare them with the
+    files on disk, print ``{"stale": [names]}`` and exit 1 when any differs (0 otherwise)."""
+    import json
+
+    if check:
+        stale = [p.name for p, b in outputs.items() if not p.exists() or p.read_bytes() != b]
+        print(json.dumps({"stale": stale}))
+        raise SystemExit(1 if stale else 0)
+    for path, content in outputs.items():
+        path.write_bytes(content)

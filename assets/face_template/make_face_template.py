@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recon.npz import npz_bytes
+from recon.npz import npz_bytes, write_or_check
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -499,12 +499,7 @@ def main() -> None:
         HERE / "face_template.obj": obj_text(arrays).encode(),
         DATA / "face_template.json": (json.dumps(info, indent=2) + "\n").encode(),
     }
-    if args.check:
-        stale = [p.name for p, b in outputs.items() if not p.exists() or p.read_bytes() != b]
-        print(json.dumps({"stale": stale}))
-        raise SystemExit(1 if stale else 0)
-    for path, content in outputs.items():
-        path.write_bytes(content)
+    write_or_check(outputs, args.check)
     print(json.dumps(info, indent=2))
 
 

@@ -17,12 +17,6 @@ def run(args: list[str]) -> Result:
     return CliRunner().invoke(make_cli(), args, prog_name="recon")
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RECON_LOAD_PLUGINS", raising=False)
-    monkeypatch.delenv("RECON_POINTNET_WEIGHTS", raising=False)
-
-
 @pytest.fixture(scope="module")
 def modelnet(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shared ModelNet OFF samples laid out ModelNet-style: class/train and class/test."""

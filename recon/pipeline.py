@@ -157,7 +157,7 @@ def write_outputs(
     formats: tuple[str, ...],
     report_for: Any,
 ) -> dict[str, Any]:
-    """Write every format, the preview and ``report.json`` into ``folder`` (the run's temporary
+    """Write every format, the preview, the method's other files and ``report.json`` into ``folder`` (the run's temporary
     output folder; :class:`recon.output.OutputFolder` swaps it in).
 
     :param report_for: ``report_for(outputs) -> dict`` builds the report once files are known.
@@ -172,6 +172,9 @@ def write_outputs(
     if reconstruction.preview is not None:
         Image.fromarray(reconstruction.preview).save(folder / "preview.png")
         written.append(folder / "preview.png")
+    for name, content in reconstruction.files.items():
+        (folder / name).write_bytes(content)
+        written.append(folder / name)
     names = sorted({p.name for p in written} | {REPORT})
     report = report_for(names)
     (folder / REPORT).write_text(json.dumps(report, indent=2, default=_json_default) + "\n")

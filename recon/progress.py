@@ -25,6 +25,19 @@ class StageTask:
             self._progress.update(self._task_id, total=total)
 
 
+def _RateColumn() -> Any:
+    """A rich column: items per second of a stage with more than one step (frames per second)."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:6.1f}/s" if speed and (task.total or 0) > 1 else " " * 8, style="progress.data.speed")
+
+    return RateColumn()
+
+
 class Stages:
     """Times named stages of a run and shows each as a progress bar on stderr unless ``quiet``
     or stderr is not a terminal (a pipe or a log file gets only the result or one error line).
@@ -50,6 +63,7 @@ class Stages:
                 TextColumn("{task.description:<14}"),
                 BarColumn(),
                 TextColumn("{task.completed:>5.0f}/{task.total:<5.0f}"),
+                _RateColumn(),
                 TimeElapsedColumn(),
                 console=console,
                 transient=False,

@@ -32,12 +32,20 @@ __version__ = "0.1.0"
 
 OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod")
 """The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
+VIDEO_OPTIONS = (*OPTIONS, "key_frames", "smooth", "pose_hz", "expression_hz", "preview_video")
+"""The ``-O`` keys of method ``face_video`` (``face``'s and :data:`recon_face.video_method.VIDEO_DEFAULTS`)."""
 
 
 def _accepts(inputs: Inputs) -> bool:
     """Photos (still images, no video frames) that carry no calibration."""
     frames = inputs.frames
     return bool(frames) and not inputs.calibrated and all(f.index is None for f in frames)
+
+
+def _accepts_video(inputs: Inputs) -> bool:
+    """Frames of a video (the first frame says so: checking it decodes only that one)."""
+    frames = inputs.frames
+    return bool(frames) and not inputs.calibrated and frames[0].index is not None and len(inputs.paths) == 1
 
 
 @hookimpl
@@ -50,5 +58,15 @@ def recon_register_methods(register: Callable[[Method], None]) -> None:
             run=lazy("recon_face.method:run"),
             priority=20,
             options=OPTIONS,
+        )
+    )
+    register(
+        Method(
+            name="face_video",
+            description="animated head from a video of a face: per-frame pose and 51 ARKit weights, smoothed; GLB animation, Live Link CSV, preview.mp4",
+            accepts=_accepts_video,
+            run=lazy("recon_face.video_method:run"),
+            priority=20,
+            options=VIDEO_OPTIONS,
         )
     )

@@ -188,6 +188,23 @@ def _pick_centered(faces: list[np.ndarray], center: np.ndarray) -> np.ndarray | 
     return min(faces, key=lambda p: float(np.linalg.norm(p[:, :2].mean(axis=0) - center)))
 
 
+def to_frame_pixels(pts: np.ndarray, origin: np.ndarray, step: float) -> np.ndarray:
+    """(N, 3) crop landmarks (crop pixels) to full-resolution pixels, ``z`` scaled like ``x``."""
+    # Crop pixel p covers full-resolution [origin + p * step, origin + (p + 1) * step): the
+    # normalised coordinate x * n maps to origin + x * n * step, pixel centres at +0.5 shift.
+    full = np.empty_like(pts)
+    full[:, 0] = origin[0] + pts[:, 0] * step - 0.5
+    full[:, 1] = origin[1] + pts[:, 1] * step - 0.5
+    full[:, 2] = pts[:, 2] * step
+    return full
+
+
+def inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """(N,) bool: the points (pixels) that fall inside a ``width`` x ``height`` image."""
+    x, y = points[:, 0], points[:, 1]
+    return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
+
+
 def detect(frame: Frame, face_index: int = 0) -> Detection | None:
     """The ``face_index``-th largest face of ``frame`` and its landmarks, or ``None`` if no face.
 
@@ -223,15 +240,9 @@ def detect(frame: Frame, face_index: int = 0) -> Detection | None:
             pts = faces[face_index]
         else:
             pts = _pick_centered(faces, (np.array([center[0], center[1]]) - origin) / step)
-    full = np.empty_like(pts)
-    # Crop pixel p covers full-resolution [origin + p * step, origin + (p + 1) * step): the
-    # normalised coordinate x * n maps to origin + x * n * step, pixel centres at +0.5 shift.
-    full[:, 0] = origin[0] + pts[:, 0] * step - 0.5
-    full[:, 1] = origin[1] + pts[:, 1] * step - 0.5
-    full[:, 2] = pts[:, 2] * step
-    inside = (full[:, 0] >= -0.5) & (full[:, 0] <= w - 0.5) & (full[:, 1] >= -0.5) & (full[:, 1] <= h - 0.5)
+    full = to_frame_pixels(pts, origin, step)
     return Detection(
-        landmarks=Landmarks(full.astype(np.float32), inside.astype(np.float32)),
+        landmarks=Landmarks(full.astype(np.float32), inside(full, w, h).astype(np.float32)),
         box=None if box is None else np.asarray(box, dtype=np.float64),
         score=score,
         faces=count,

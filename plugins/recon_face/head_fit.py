@@ -198,63 +198,89 @@ def refine_photo(
     neutral: bool = False,
 ) -> Camera:
     """Refine photo ``k``'s head position (and rotation, with ``settings.refine_rotation``) and
-    expression weights on its 2-D landmarks ``points``
-    (478, 2) pixels: Gauss-Newton on the reprojection error (pixels scaled to millimetres on the
-    face, over ``sigma``), the weights kept in [0, 1] (each step a box-constrained quadratic
-    solved by coordinate descent), the same L2 and L1 priors. Updates
-    ``head.expression_weights[k]``; returns the refined camera (head frame)."""
-    from scipy.spatial.transform import Rotation
+    expression weights on its 2-D landmarks ``points`` (478, 2) pixels (see
+    :class:`LandmarkSolver`). Updates ``head.expression_weights[k]``; returns the refined camera
+    (head frame)."""
+    solver = LandmarkSolver(model, head, contour, settings, neutral)
+    camera, head.expression_weights[k] = solver.solve(camera, points, head.expression_weights[k], rotate=settings.refine_rotation)
+    return camera
 
-    weights = landmark_weights(contour, settings)
-    weights[IRIS] = 0.0
-    base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
-    E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
-    n = E.shape[-1]
-    w = head.expression_weights[k].astype(np.float64).copy()
-    R, t, K = camera.R.copy(), camera.t.astype(np.float64).copy(), camera.K
-    radius_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
-    radius_m = np.sqrt(((base - base.mean(0)) ** 2).sum(1).mean())
-    scale = np.sqrt(weights) * (radius_m / radius_px) / settings.sigma  # pixels -> noise units, per landmark
-    n_free = 6 + (0 if neutral else n)
-    prior = np.zeros(n_free)
-    prior[6:] = settings.expression_l2 * len(weights)
-    l1 = np.zeros(n_free)
-    l1[6:] = settings.expression_l1 * len(weights)
-    for _ in range(settings.refine_iterations):
-        X = base + E @ w
-        p = X @ R.T + t
-        z = p[:, 2:3]
-        uv = p[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
-        r = ((uv - points) * scale[:, None]).reshape(-1)
-        f = np.diag(K)[:2]
-        du_dp = np.zeros((len(p), 2, 3))
-        du_dp[:, 0, 0] = f[0] / z[:, 0]
-        du_dp[:, 1, 1] = f[1] / z[:, 0]
-        du_dp[:, :, 2] = -f[None, :] * p[:, :2] / z**2
-        RX = X @ R.T
-        dp_domega = -_skew(RX)  # (478, 3, 3)
-        cols = [np.einsum("nij,njk->nik", du_dp, dp_domega), du_dp]
-        if not neutral:
-            cols.append(np.einsum("nij,jk,nkm->nim", du_dp, R, E))
-        J = np.concatenate(cols, axis=2) * scale[:, None, None]
-        J = J.reshape(-1, n_free)
-        H = J.T @ J + np.diag(prior)
-        g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
-        lo = np.full(n_free, -np.inf)
-        hi = np.full(n_free, np.inf)
-        if not settings.refine_rotation:  # the face fit's rotations (photometrically refined) stay
-            lo[:3] = hi[:3] = 0.0
-        if not neutral:
-            lo[6:], hi[6:] = -w, 1.0 - w
-        step = _box_quadratic(H, g, lo, hi, settings.sweeps)
-        R = Rotation.from_rotvec(step[:3]).as_matrix() @ R
-        t = t + step[3:6]
-        if not neutral:
-            w = np.clip(w + step[6:], 0.0, 1.0)
-        if np.abs(step).max() < 1e-6:
-            break
-    head.expression_weights[k] = w
-    return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name)
+
+class LandmarkSolver:
+    """The head's pose and expression weights from one image's 2-D landmarks: Gauss-Newton on
+    the reprojection error (pixels scaled to millimetres on the face, over ``sigma``), the weights
+    kept in [0, 1] (each step a box-constrained quadratic solved by coordinate descent), an L2
+    and an L1 (sparsity) prior on the weights. Built once per head; :meth:`solve` per image."""
+
+    def __init__(self, model: HeadModel, head: HeadFit, contour: np.ndarray, settings: HeadFitSettings = HeadFitSettings(), neutral: bool = False) -> None:
+        self.settings = settings
+        self.neutral = neutral
+        self.weights = landmark_weights(contour, settings)
+        self.weights[IRIS] = 0.0
+        self.base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
+        self.E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
+        self.radius_m = np.sqrt(((self.base - self.base.mean(0)) ** 2).sum(1).mean())
+
+    def solve(
+        self,
+        camera: Camera,
+        points: np.ndarray,
+        expression: np.ndarray,
+        rotate: bool = True,
+        visibility: np.ndarray | None = None,
+        iterations: int | None = None,
+    ) -> tuple[Camera, np.ndarray]:
+        """The refined camera (head frame) and weights for landmarks ``points`` (478, 2) pixels,
+        starting from ``camera`` and ``expression`` (51,); ``visibility`` (478,) weighs each
+        landmark (0: off the image); ``rotate=False`` keeps the camera's rotation."""
+        from scipy.spatial.transform import Rotation
+
+        settings, neutral, base, E = self.settings, self.neutral, self.base, self.E
+        weights = self.weights if visibility is None else self.weights * visibility
+        n = E.shape[-1]
+        w = np.asarray(expression, dtype=np.float64).copy()
+        R, t, K = camera.R.copy(), camera.t.astype(np.float64).copy(), camera.K
+        radius_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+        scale = np.sqrt(weights) * (self.radius_m / radius_px) / settings.sigma  # pixels -> noise units, per landmark
+        n_free = 6 + (0 if neutral else n)
+        prior = np.zeros(n_free)
+        prior[6:] = settings.expression_l2 * len(weights)
+        l1 = np.zeros(n_free)
+        l1[6:] = settings.expression_l1 * len(weights)
+        for _ in range(settings.refine_iterations if iterations is None else iterations):
+            X = base + E @ w
+            p = X @ R.T + t
+            z = p[:, 2:3]
+            uv = p[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
+            r = ((uv - points) * scale[:, None]).reshape(-1)
+            f = np.diag(K)[:2]
+            du_dp = np.zeros((len(p), 2, 3))
+            du_dp[:, 0, 0] = f[0] / z[:, 0]
+            du_dp[:, 1, 1] = f[1] / z[:, 0]
+            du_dp[:, :, 2] = -f[None, :] * p[:, :2] / z**2
+            RX = X @ R.T
+            dp_domega = -_skew(RX)  # (478, 3, 3)
+            cols = [du_dp @ dp_domega, du_dp]
+            if not neutral:
+                cols.append(du_dp @ (R @ E))  # (478, 2, 3) @ (478, 3, 51)
+            J = np.concatenate(cols, axis=2) * scale[:, None, None]
+            J = J.reshape(-1, n_free)
+            H = J.T @ J + np.diag(prior)
+            g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
+            lo = np.full(n_free, -np.inf)
+            hi = np.full(n_free, np.inf)
+            if not rotate:
+                lo[:3] = hi[:3] = 0.0
+            if not neutral:
+                lo[6:], hi[6:] = -w, 1.0 - w
+            step = _box_quadratic(H, g, lo, hi, settings.sweeps)
+            R = Rotation.from_rotvec(step[:3]).as_matrix() @ R
+            t = t + step[3:6]
+            if not neutral:
+                w = np.clip(w + step[6:], 0.0, 1.0)
+            if np.abs(step).max() < 1e-6:
+                break
+        return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name), w
 
 
 def _skew(v: np.ndarray) -> np.ndarray:
@@ -267,8 +293,10 @@ def _skew(v: np.ndarray) -> np.ndarray:
 
 
 def _box_quadratic(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, sweeps: int) -> np.ndarray:
-    """argmin 0.5 x'Hx - g'x on lo <= x <= hi, by coordinate descent (exact per coordinate)."""
-    x = np.clip(np.zeros(len(g)), lo, hi)
+    """argmin 0.5 x'Hx - g'x on lo <= x <= hi (H positive definite): an active-set estimate
+    (:func:`_active_set`), polished by coordinate descent (exact per coordinate) until no
+    coordinate moves more than 1e-7."""
+    x = _active_set(H, g, lo, hi)
     diag = np.diag(H)
     for _ in range(sweeps):
         change = 0.0
@@ -280,3 +308,26 @@ def _box_quadratic(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             break
     return x
 
+
+def _active_set(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, rounds: int = 12) -> np.ndarray:
+    """A few rounds of a primal active-set method for the box QP: solve for the free
+    coordinates, hold the ones that left the box at their bound, free the held ones whose gradient
+    points inside. Exact when it settles; clipped into the box otherwise."""
+    n = len(g)
+    pinned = lo == hi
+    at_lo, at_hi = pinned.copy(), np.zeros(n, dtype=bool)
+    x = np.zeros(n)
+    for _ in range(rounds):
+        held = at_lo | at_hi
+        x = np.where(at_hi, hi, np.where(at_lo, lo, 0.0))
+        free = ~held
+        if free.any():
+            x[free] = np.linalg.solve(H[np.ix_(free, free)], g[free] - H[np.ix_(free, held)] @ x[held])
+        below, above = free & (x < lo), free & (x > hi)
+        grad = g - H @ x  # raising x_j lowers the cost where grad_j > 0
+        release = ~pinned & ((at_lo & (grad > 0)) | (at_hi & (grad < 0)))
+        if not (below.any() or above.any() or release.any()):
+            return x
+        at_lo = (at_lo | below) & ~release
+        at_hi = (at_hi | above) & ~release
+    return np.clip(x, lo, hi)

@@ -93,11 +93,12 @@ def _unique_names(frames: list[Frame]) -> list[str]:
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     """Reconstruct a textured face from the photos in ``inputs``."""
     from recon.texture import bake_views
-    from recon_face import detect, fit, preview
-    from recon_face.template import load_template
+    from recon_face import detect, preview
 
     opts = _options(options)
     frames = inputs.frames
+    if frames and frames[0].index is not None:
+        raise UsageError(f"method face takes photos; {inputs.paths[0]} is a video: use --method face_video (the default for a video)")
     views = [_View(f, n) for f, n in zip(frames, _unique_names(frames))]
     with stages.stage("detect", total=len(views)) as task:
         for view in views:
@@ -118,38 +119,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         what = "the photo" if len(views) == 1 else f"any of the {len(views)} photos"
         raise BadInputError(f"no face found in {what} ({names}); give photos that show a face")
 
-    with stages.stage("fit", total=2) as task:
-        template = load_template()
-        observations = []
-        for v in used:
-            lm = v.detection.landmarks
-            pts = lm.points.astype(np.float64)
-            inside = float(lm.visibility.mean())
-            ipd = float(np.linalg.norm(pts[468, :2] - pts[473, :2]))
-            if ipd < MIN_IPD_PX:
-                v.status, v.reason, v.weight = "down-weighted", f"face too small ({ipd:.0f} px between the pupils)", DOWN_WEIGHT
-            elif inside < MIN_INSIDE:
-                v.status, v.reason, v.weight = "down-weighted", f"face cut off by the frame ({100 * (1 - inside):.0f}% of landmarks outside)", DOWN_WEIGHT
-            f_exif = v.frame.focal_px_from_exif()
-            if f_exif:
-                focal, known, v.focal_source = f_exif, True, "exif"
-            elif opts["focal_35mm"]:
-                focal, known, v.focal_source = fit.default_focal(v.frame.width, v.frame.height, opts["focal_35mm"]), True, "option"
-            else:
-                focal, known = fit.default_focal(v.frame.width, v.frame.height), False
-                v.focal_source = "estimated" if len(used) > 1 else "default"
-            observations.append(
-                fit.Observation(pts[:, :2], pts[:, 2], lm.visibility.astype(np.float64), v.frame.width, v.frame.height, focal, known, v.weight, v.name)
-            )
-        settings = fit.FitSettings(neutral=opts["neutral"])
-        photos = [v.frame.image for v in used] if opts["photometric"] and len(used) > 1 else None
-        result = _fit_views(template, observations, settings, photos)
-        task.advance()
-        if _flag_outliers(used, result):
-            for o, v in zip(observations, used):
-                o.weight = v.weight
-            result = _fit_views(template, observations, settings, photos)
-        task.advance()
+    template, result = fit_photos(used, opts, stages)
 
     if opts["model"] == "head":
         head = _HeadResult.build(template, result, used, opts, stages)
@@ -245,6 +215,48 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "texture_bake_resolution": texture_figures["resolution"],
         },
     )
+
+
+def fit_photos(used: list[_View], opts: dict[str, Any], stages: Stages) -> tuple[Any, Any]:
+    """The face template fitted to the views' landmarks (stage ``fit``): views whose face is tiny,
+    cut off or in disagreement with the others are down-weighted (their status says why).
+    Returns the template and the fit (:class:`recon_face.fit.FitResult`)."""
+    from recon_face import fit
+    from recon_face.template import load_template
+
+    with stages.stage("fit", total=2) as task:
+        template = load_template()
+        observations = []
+        for v in used:
+            lm = v.detection.landmarks
+            pts = lm.points.astype(np.float64)
+            inside = float(lm.visibility.mean())
+            ipd = float(np.linalg.norm(pts[468, :2] - pts[473, :2]))
+            if ipd < MIN_IPD_PX:
+                v.status, v.reason, v.weight = "down-weighted", f"face too small ({ipd:.0f} px between the pupils)", DOWN_WEIGHT
+            elif inside < MIN_INSIDE:
+                v.status, v.reason, v.weight = "down-weighted", f"face cut off by the frame ({100 * (1 - inside):.0f}% of landmarks outside)", DOWN_WEIGHT
+            f_exif = v.frame.focal_px_from_exif()
+            if f_exif:
+                focal, known, v.focal_source = f_exif, True, "exif"
+            elif opts["focal_35mm"]:
+                focal, known, v.focal_source = fit.default_focal(v.frame.width, v.frame.height, opts["focal_35mm"]), True, "option"
+            else:
+                focal, known = fit.default_focal(v.frame.width, v.frame.height), False
+                v.focal_source = "estimated" if len(used) > 1 else "default"
+            observations.append(
+                fit.Observation(pts[:, :2], pts[:, 2], lm.visibility.astype(np.float64), v.frame.width, v.frame.height, focal, known, v.weight, v.name)
+            )
+        settings = fit.FitSettings(neutral=opts["neutral"])
+        photos = [v.frame.image for v in used] if opts["photometric"] and len(used) > 1 else None
+        result = _fit_views(template, observations, settings, photos)
+        task.advance()
+        if _flag_outliers(used, result):
+            for o, v in zip(observations, used):
+                o.weight = v.weight
+            result = _fit_views(template, observations, settings, photos)
+        task.advance()
+    return template, result
 
 
 @dataclass

@@ -148,33 +148,49 @@ def _add_mesh(b: _GlbBuilder, mesh: Mesh) -> int:
 
 
 # -- animation ------------------------------------------------------------------------------------
-def _add_animation(b: _GlbBuilder, animation: Animation, node: int) -> None:
-    """One glTF animation on ``node``: weights, translation and rotation channels, LINEAR.
+def _add_animation(b: _GlbBuilder, animation: Animation, meshes: list[tuple[int, Mesh]], transform_node: int) -> None:
+    """One glTF animation: a weights channel per mesh node with morph targets (the first only,
+    without ``morph_names``), translation and rotation on ``transform_node`` and on each mesh
+    node named in ``parts``; LINEAR.
 
-    :raises ValueError: when ``morph_weights`` does not have one column per morph target.
+    :raises ValueError: when ``morph_weights`` does not match the meshes' morph targets.
     """
-    if animation.morph_weights is not None:
-        n_targets = len(b.gltf.meshes[b.gltf.nodes[node].mesh].weights or [])
-        if animation.morph_weights.shape[1] != n_targets:
-            raise ValueError(
-                f"Animation.morph_weights has {animation.morph_weights.shape[1]} columns, "
-                f"the first mesh has {n_targets} morph targets"
-            )
     times = b.accessor(animation.times, "SCALAR", bounds=True)
-    tracks = [
-        ("weights", animation.morph_weights, "SCALAR"),  # T*M values, frame-major
-        ("translation", animation.translations, "VEC3"),
-        ("rotation", animation.rotations, "VEC4"),
-    ]
     gl_anim = gl.Animation(name=animation.name)
-    for path, values, kind in tracks:
-        if values is None:
-            continue
-        gl_anim.samplers.append(
-            gl.AnimationSampler(input=times, output=b.accessor(values.reshape(-1), kind), interpolation="LINEAR")
-        )
+
+    def channel(node: int, path: str, values: np.ndarray, kind: str) -> None:
+        sampler = gl.AnimationSampler(input=times, output=b.accessor(np.ascontiguousarray(values).reshape(-1), kind), interpolation="LINEAR")
+        gl_anim.samplers.append(sampler)  # weights: T*M values, frame-major
         target = gl.AnimationChannelTarget(node=node, path=path)
         gl_anim.channels.append(gl.AnimationChannel(sampler=len(gl_anim.samplers) - 1, target=target))
+
+    weights = animation.morph_weights
+    if weights is not None and animation.morph_names is None:
+        node, mesh = meshes[0]
+        if weights.shape[1] != len(mesh.morph_targets):
+            raise ValueError(f"Animation.morph_weights has {weights.shape[1]} columns, the first mesh has {len(mesh.morph_targets)} morph targets")
+        channel(node, "weights", weights, "SCALAR")
+    elif weights is not None:
+        column = {name: i for i, name in enumerate(animation.morph_names or [])}
+        for node, mesh in meshes:
+            if not mesh.morph_targets:
+                continue
+            missing = [n for n in mesh.morph_targets if n not in column]
+            if missing:
+                raise ValueError(f"Animation.morph_names lacks the morph targets {missing[:3]} of mesh {mesh.name!r}")
+            channel(node, "weights", weights[:, [column[n] for n in mesh.morph_targets]], "SCALAR")
+    for node, mesh in meshes:
+        if mesh.name in animation.parts:
+            translations, rotations = animation.parts[mesh.name]
+            channel(node, "translation", translations, "VEC3")
+            channel(node, "rotation", rotations, "VEC4")
+    unknown = sorted(set(animation.parts) - {mesh.name for _, mesh in meshes})
+    if unknown:
+        raise ValueError(f"Animation.parts names meshes that are not there: {unknown}")
+    if animation.translations is not None:
+        channel(transform_node, "translation", animation.translations, "VEC3")
+    if animation.rotations is not None:
+        channel(transform_node, "rotation", animation.rotations, "VEC4")
     if gl_anim.channels:
         b.gltf.animations.append(gl_anim)
 
@@ -199,15 +215,22 @@ def _add_camera(b: _GlbBuilder, camera: Camera, name: str) -> int:
 def write_glb(reconstruction: Reconstruction, path: Path) -> list[Path]:
     """Write meshes, texture, morph targets, the animation and the cameras to one GLB file.
 
-    Meshes without vertices are skipped; the animation goes on the first mesh's node.
+    Meshes without vertices are skipped; the animation's morph weights go on the meshes' nodes, its
+    transform on the first mesh's node or, with several meshes, on a root node holding them.
 
     :returns: ``[path]`` (the texture is embedded).
     """
     path = Path(path)
     b = _GlbBuilder()
-    roots = [_add_mesh(b, mesh) for mesh in reconstruction.meshes if len(mesh.vertices)]
-    if reconstruction.animation is not None and roots:
-        _add_animation(b, reconstruction.animation, roots[0])
+    meshes = [(_add_mesh(b, mesh), mesh) for mesh in reconstruction.meshes if len(mesh.vertices)]
+    roots = [node for node, _ in meshes]
+    animation = reconstruction.animation
+    if animation is not None and roots:
+        moves = animation.translations is not None or animation.rotations is not None
+        if moves and len(roots) > 1:  # the parts move as one, under a root node
+            b.gltf.nodes.append(gl.Node(name=animation.root, children=roots))
+            roots = [len(b.gltf.nodes) - 1]
+        _add_animation(b, animation, meshes, roots[0])
     roots += [_add_camera(b, cam, cam.name or f"view_{i}") for i, cam in enumerate(reconstruction.cameras)]
     b.gltf.scenes = [gl.Scene(name=reconstruction.method or "scene", nodes=roots)]
     path.parent.mkdir(parents=True, exist_ok=True)

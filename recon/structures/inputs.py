@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from recon.structures.frame import Frame
@@ -11,10 +12,14 @@ from recon.structures.pointcloud import PointCloud
 
 @dataclass
 class Inputs:
-    """Frames (photos, video frames, calibrated views), point clouds and meshes, in input order."""
+    """Frames (photos, video frames, calibrated views), point clouds and meshes, in input order.
+
+    ``frames`` is a list, or for one video a sequence that decodes its frames when they are used
+    (``recon_io.video.VideoFrames``): iterate it rather than listing it.
+    """
 
     paths: list[str] = field(default_factory=list)
-    frames: list[Frame] = field(default_factory=list)
+    frames: Sequence[Frame] = field(default_factory=list)
     point_clouds: list[PointCloud] = field(default_factory=list)
     meshes: list[Mesh] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -22,7 +27,10 @@ class Inputs:
     def extend(self, other: Inputs) -> None:
         """Append another reader's result."""
         self.paths += other.paths
-        self.frames += other.frames
+        if not self.frames:
+            self.frames = other.frames  # a lazy video stays lazy when it is the only frame source
+        elif other.frames:
+            self.frames = [*self.frames, *other.frames]
         self.point_clouds += other.point_clouds
         self.meshes += other.meshes
         self.notes += other.notes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,12 +16,17 @@ from recon.structures.pointcloud import PointCloud
 
 @dataclass
 class Animation:
-    """Keyframes for the first mesh's node: morph weights and/or rigid transforms.
+    """Keyframes: morph weights and/or one rigid transform of all the meshes together.
 
     :param times: (T,) seconds, increasing.
-    :param morph_weights: (T, M) weights for the mesh's M morph targets, in their order.
-    :param translations: (T, 3) node translations.
-    :param rotations: (T, 4) node rotations as unit quaternions (x, y, z, w), glTF order.
+    :param morph_weights: (T, M) morph weights: without ``morph_names``, for the first mesh's M
+        morph targets in their order; with them, by name for every mesh that has those targets.
+    :param translations: (T, 3) translations and :param rotations: (T, 4) unit quaternions
+        (x, y, z, w, glTF order) of the first mesh, or, with several meshes, of a ``root`` node
+        that holds them all (so the parts of a head move as one).
+    :param morph_names: (M,) the name of each column of ``morph_weights``.
+    :param parts: mesh name to its own (T, 3) translations and (T, 4) rotations, relative to the
+        root (an eyeball turning inside the head).
     """
 
     times: np.ndarray
@@ -28,6 +34,9 @@ class Animation:
     translations: np.ndarray | None = None
     rotations: np.ndarray | None = None
     name: str = "animation"
+    morph_names: list[str] | None = None
+    root: str = "root"
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.times = check_array("Animation.times", self.times, (None,), np.float32)
@@ -36,10 +45,16 @@ class Animation:
             raise ValueError("Animation.times must be non-empty and strictly increasing")
         if self.morph_weights is not None:
             self.morph_weights = check_array("Animation.morph_weights", self.morph_weights, (t, None), np.float32)
+            if self.morph_names is not None and len(self.morph_names) != self.morph_weights.shape[1]:
+                raise ValueError(f"Animation.morph_names has {len(self.morph_names)} names for {self.morph_weights.shape[1]} columns")
         if self.translations is not None:
             self.translations = check_array("Animation.translations", self.translations, (t, 3), np.float32)
         if self.rotations is not None:
             self.rotations = check_array("Animation.rotations", self.rotations, (t, 4), np.float32)
+        self.parts = {
+            name: (check_array(f"Animation.parts[{name!r}] translations", tr, (t, 3), np.float32), check_array(f"Animation.parts[{name!r}] rotations", rot, (t, 4), np.float32))
+            for name, (tr, rot) in self.parts.items()
+        }
 
 
 @dataclass
@@ -49,6 +64,8 @@ class Reconstruction:
     :param views: one dict per view or frame used, each with at least ``input``; methods add their
         figures (reprojection error, status, ...). Written to ``report.json``.
     :param preview: optional (H, W, 3) uint8 image written as ``preview.png``.
+    :param files: more files the method made, written into the output folder as they are: file
+        name (no folder) to content (``preview.mp4``, ``animation.csv``).
     :param metadata: method parameters and anything else for ``report.json``.
     """
 
@@ -59,7 +76,13 @@ class Reconstruction:
     point_cloud: PointCloud | None = None
     animation: Animation | None = None
     preview: np.ndarray | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.files:
+            if not name or name != Path(name).name or name.startswith(".") or name == "report.json":
+                raise ValueError(f"Reconstruction.files: {name!r} must be a plain file name (no folder, not hidden, not report.json)")
 
     @property
     def mesh(self) -> Mesh:

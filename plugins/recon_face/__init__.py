@@ -15,7 +15,9 @@ Options (``-O key=value``):
 - ``focal_35mm``: the lens as a 35 mm-equivalent focal length, for photos without EXIF (default:
   EXIF when present, otherwise 50 mm and, with several photos, refined by the fit).
 
-A photo without a face is reported (status ``no face``) and skipped; a photo whose landmarks
+A photo without a face is reported (status ``no face``) and skipped, and so is a photo of someone
+else (status ``different person``, with its face similarity; ``-O same_person=off`` turns the
+check off; see :mod:`recon_vision.identity`); a photo whose landmarks
 disagree with the others, or whose face is tiny or cut off, is reported and down-weighted
 (status ``down-weighted``). The run fails (exit 3) only when no photo has a face.
 """
@@ -30,9 +32,9 @@ from recon.structures import Inputs
 
 __version__ = "0.1.0"
 
-OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod")
+OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod", "same_person")
 """The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
-VIDEO_OPTIONS = (*OPTIONS, "key_frames", "smooth", "pose_hz", "expression_hz", "preview_video")
+VIDEO_OPTIONS = (*(o for o in OPTIONS if o != "same_person"), "key_frames", "smooth", "pose_hz", "expression_hz", "preview_video")
 """The ``-O`` keys of method ``face_video`` (``face``'s and :data:`recon_face.video_method.VIDEO_DEFAULTS`)."""
 
 

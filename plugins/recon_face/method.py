@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "photometric": True,
     "model": "head",  # head: recon's full head (ICT identity, 51 ARKit shapes); mask: the 478-vertex face
     "lod": "mid",  # head: high (~28k vertices), mid (~9k) or low (~2.4k)
+    "same_person": True,  # photos of someone else are flagged and left out (recon_vision's face identity)
 }
 MODELS = ("head", "mask")
 LODS = ("high", "mid", "low")
@@ -44,6 +45,7 @@ class _View:
     reason: str = ""
     weight: float = 1.0
     focal_source: str = "default"
+    identity_similarity: float | None = None
 
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +53,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        for flag in ("neutral", "photometric"):
+        for flag in ("neutral", "photometric", "same_person"):
             opts[flag] = _flag(opts[flag], flag)
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
@@ -73,9 +75,9 @@ def _flag(value: Any, name: str) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).lower()
-    if text not in ("1", "true", "yes", "0", "false", "no"):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return text in ("1", "true", "yes")
+    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        raise ValueError(f"{name} must be true or false (on or off), got {value!r}")
+    return text in ("1", "true", "yes", "on")
 
 
 def _unique_names(frames: list[Frame]) -> list[str]:
@@ -110,7 +112,8 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 if view.detection is None:
                     view.status, view.reason = "no face", "no face found"
             task.advance()
-    used = [v for v in views if v.detection is not None]
+    identity = _check_same_person(views, opts, stages)
+    used = [v for v in views if v.detection is not None and v.status != "different person"]
     if not used:
         counted = [v.reason for v in views if v.reason.startswith("face_index=")]
         if counted:
@@ -161,7 +164,9 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         entry: dict[str, Any] = {"input": v.frame.source, "status": v.status}
         if v.reason:
             entry["reason"] = v.reason
-        if v.detection is None:
+        if v.identity_similarity is not None:
+            entry["identity_similarity"] = v.identity_similarity
+        if v.detection is None or v.status == "different person":
             report_views.append(entry)
             continue
         k = k_of[id(v)]
@@ -204,6 +209,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "units": "metres; the face looks along +Z with +Y up (glTF); expression_norm is the RMS expression offset in mm",
             "model": model_figures,
             "photos_used": len(used),
+            "same_person": identity,
             "photos_skipped": len(views) - len(used),
             "fit": {
                 "iterations": result.iterations,
@@ -346,6 +352,37 @@ def _fit_views(template: Any, observations: list[Any], settings: Any, photos: li
     final.timings = {k: refined.timings.get(k, 0.0) + final.timings.get(k, 0.0) for k in {**refined.timings, **final.timings}}
     final.details = refined.details
     return final
+
+
+def _check_same_person(views: list[_View], opts: dict[str, Any], stages: Stages) -> dict[str, Any]:
+    """Flag the photos of someone else (status ``different person``, left out of the fit) with
+    :func:`recon_vision.same_person` on SFace embeddings; what was done, for the report."""
+    found = [v for v in views if v.detection is not None]
+    if not opts["same_person"]:
+        return {"checked": False, "reason": "-O same_person=off"}
+    if len(found) < 2:
+        return {"checked": False, "reason": "fewer than two photos with a face"}
+    try:
+        import recon_vision
+    except ImportError:
+        return {"checked": False, "reason": "the recon_vision plugin is not installed"}
+    model = recon_vision.identifier()
+    if model is None:
+        from recon_vision.identity import INSTALL_HINT
+
+        return {"checked": False, "reason": f"no face-identity models: {INSTALL_HINT}"}
+    with stages.stage("same person", total=len(found)) as task:
+        embeddings = []
+        for v in found:
+            face = recon_vision.matching_face(model.faces(v.frame.image), v.detection.box)
+            embeddings.append(None if face is None else face.embedding)
+            task.advance()
+    outcome = recon_vision.same_person(embeddings)
+    for v, o in zip(found, outcome):
+        v.identity_similarity = o.similarity
+        if not o.same:
+            v.status, v.reason = "different person", f"face similarity {o.similarity:.2f} to the other photos, below {recon_vision.SAME_PERSON_THRESHOLD}"
+    return {"checked": True, "threshold": recon_vision.SAME_PERSON_THRESHOLD, "model": "SFace (OpenCV Zoo, int8), cosine similarity", "flagged": sum(not o.same for o in outcome)}
 
 
 def _atlas_texels(template: Any, size: int) -> int:

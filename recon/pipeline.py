@@ -145,7 +145,7 @@ def build_report(
         "plugins": host.versions(),
         "seed": seed,
         "metadata": reconstruction.metadata,
-        "annotations": _serialisable(host.annotate(reconstruction)),
+        "annotations": reconstruction.annotations,
         "outputs": outputs,
     }
 
@@ -247,6 +247,8 @@ def reconstruct(
                 reconstruction = chosen.run(inputs, options, stages)
             if not reconstruction.meshes:
                 raise BadInputError(f"method {chosen.name!r} produced no mesh from {', '.join(inputs.paths)}")
+            with stages.stage("annotate"):
+                reconstruction.annotations = _serialisable(host.annotate(reconstruction))
             with stages.stage("write outputs"):
                 timings = stages.timings
                 try:

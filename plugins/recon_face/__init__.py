@@ -25,6 +25,7 @@ disagree with the others, or whose face is tiny or cut off, is reported and down
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from recon import hookimpl
 from recon.registry import Method, lazy
@@ -36,6 +37,15 @@ OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric",
 """The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
 VIDEO_OPTIONS = (*(o for o in OPTIONS if o != "same_person"), "key_frames", "smooth", "pose_hz", "expression_hz", "preview_video")
 """The ``-O`` keys of method ``face_video`` (``face``'s and :data:`recon_face.video_method.VIDEO_DEFAULTS`)."""
+
+
+def find_faces(image: Any) -> list[Any]:
+    """Faces in an RGB image (H, W, 3 uint8), largest first: MediaPipe's short- and full-range
+    BlazeFace detectors merged (:class:`recon_face.detect.FaceBox`: ``box`` (x0, y0, x1, y1)
+    pixels, ``score``, six ``keypoints``). Part of this plugin's public API."""
+    from recon_face.detect import detect_faces
+
+    return detect_faces(image)
 
 
 def _accepts(inputs: Inputs) -> bool:

@@ -43,10 +43,13 @@ _models: dict[str, Any] = {}
 
 @dataclass
 class FaceBox:
-    """A detected face in full-resolution pixels: ``(x0, y0, x1, y1)``, detector score."""
+    """A detected face in full-resolution pixels: ``(x0, y0, x1, y1)``, detector score, and
+    BlazeFace's six keypoints (6, 2): the subject's right eye, left eye, nose tip, mouth centre,
+    right ear tragion, left ear tragion."""
 
     box: np.ndarray
     score: float
+    keypoints: np.ndarray | None = None
 
     @property
     def area(self) -> float:
@@ -141,7 +144,8 @@ def detect_faces(image: np.ndarray) -> list[FaceBox]:
         for det in result.detections or []:
             bb = det.location_data.relative_bounding_box
             box = np.array([bb.xmin * sw, bb.ymin * sh, (bb.xmin + bb.width) * sw, (bb.ymin + bb.height) * sh]) / scale
-            found.append(FaceBox(box, float(det.score[0])))
+            keypoints = np.array([(k.x * sw, k.y * sh) for k in det.location_data.relative_keypoints]) / scale
+            found.append(FaceBox(box, float(det.score[0]), keypoints if len(keypoints) == 6 else None))
     found.sort(key=lambda f: -f.score)
     kept: list[FaceBox] = []
     for face in found:

@@ -213,7 +213,8 @@ def _add_camera(b: _GlbBuilder, camera: Camera, name: str) -> int:
 
 
 def write_glb(reconstruction: Reconstruction, path: Path) -> list[Path]:
-    """Write meshes, texture, morph targets, the animation and the cameras to one GLB file.
+    """Write meshes, texture, morph targets, the animation, the cameras and the annotations (the
+    scene's ``extras["recon_annotations"]``) to one GLB file.
 
     Meshes without vertices are skipped; the animation's morph weights go on the meshes' nodes, its
     transform on the first mesh's node or, with several meshes, on a root node holding them.
@@ -232,7 +233,8 @@ def write_glb(reconstruction: Reconstruction, path: Path) -> list[Path]:
             roots = [len(b.gltf.nodes) - 1]
         _add_animation(b, animation, meshes, roots[0])
     roots += [_add_camera(b, cam, cam.name or f"view_{i}") for i, cam in enumerate(reconstruction.cameras)]
-    b.gltf.scenes = [gl.Scene(name=reconstruction.method or "scene", nodes=roots)]
+    extras = {"recon_annotations": reconstruction.annotations} if reconstruction.annotations else None
+    b.gltf.scenes = [gl.Scene(name=reconstruction.method or "scene", nodes=roots, extras=extras)]
     path.parent.mkdir(parents=True, exist_ok=True)
     b.finish(path)
     return [path]

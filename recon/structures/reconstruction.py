@@ -67,6 +67,8 @@ class Reconstruction:
     :param files: more files the method made, written into the output folder as they are: file
         name (no folder) to content (``preview.mp4``, ``animation.csv``).
     :param metadata: method parameters and anything else for ``report.json``.
+    :param annotations: what ``recon_annotate`` plugins added, by plugin (the pipeline fills it
+        before the outputs are written: ``report.json`` and the GLB's scene extras carry it).
     """
 
     method: str
@@ -78,6 +80,7 @@ class Reconstruction:
     preview: np.ndarray | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    annotations: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.files:

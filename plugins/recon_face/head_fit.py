@@ -322,7 +322,11 @@ def _active_set(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, ro
         x = np.where(at_hi, hi, np.where(at_lo, lo, 0.0))
         free = ~held
         if free.any():
-            x[free] = np.linalg.solve(H[np.ix_(free, free)], g[free] - H[np.ix_(free, held)] @ x[held])
+            A, b = H[np.ix_(free, free)], g[free] - H[np.ix_(free, held)] @ x[held]
+            try:
+                x[free] = np.linalg.solve(A, b)
+            except np.linalg.LinAlgError:  # a degenerate step (a head seen edge-on): the least-squares one
+                x[free] = np.linalg.lstsq(A, b, rcond=None)[0]
         below, above = free & (x < lo), free & (x > hi)
         grad = g - H @ x  # raising x_j lowers the cost where grad_j > 0
         release = ~pinned & ((at_lo & (grad > 0)) | (at_hi & (grad < 0)))

@@ -4,7 +4,8 @@ Columns: ``Timecode`` (``HH:MM:SS:FF.fff``: frames at the clip's rounded rate, a
 a frame), ``BlendShapeCount`` (61), the 52 ARKit blendshapes in ARKit's ``ARFaceAnchor`` order with
 a capital first letter (``EyeBlinkLeft`` ...; ``TongueOut`` is always 0, recon's head has no
 tongue shape), then ``HeadYaw``, ``HeadPitch``, ``HeadRoll`` and the two eyes' yaw, pitch and roll,
-in radians. One row per frame.
+in radians (yaw positive towards the subject's left, pitch positive down, as in ``report.json``).
+One row per frame.
 """
 
 from __future__ import annotations

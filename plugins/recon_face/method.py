@@ -412,7 +412,8 @@ def _flag_outliers(used: list[_View], result: Any) -> bool:
 
 
 def _head_pose(R: np.ndarray) -> dict[str, float]:
-    """Yaw (turn to the subject's left positive), pitch (up positive), roll, in degrees, of the
+    """Yaw (the face turned to the subject's left positive), pitch (the face turned down
+    positive), roll, in degrees (scipy's intrinsic "YXZ" angles), of the
     head relative to a camera looking at the face from the front."""
     from scipy.spatial.transform import Rotation
 

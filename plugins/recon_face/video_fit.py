@@ -68,20 +68,60 @@ def fit_frames(
     visibility: list[np.ndarray | None],
     progress: Callable[[], object] | None = None,
 ) -> FrameFit:
-    """Each frame's pose and weights from its landmarks (pixels, (478, 2+) or ``None``), each
-    frame started from the last frame that had a face (the first from ``start``)."""
+    """Each frame's pose and weights from its landmarks (pixels, (478, 2+) or ``None``), started
+    from the last frame that had a face (the first, and the first after a gap, from ``start``'s
+    rotation placed on the landmarks: :func:`place`). A solve that fails (:func:`plausible`)
+    is tried once more from the placed start; failing again, the frame counts as without a face
+    (``found`` false: the smoother bridges it)."""
     T = len(landmarks)
     n = len(start_weights)
     R, t, W = np.zeros((T, 3, 3)), np.zeros((T, 3)), np.zeros((T, n))
-    found = np.array([p is not None for p in landmarks])
+    found = np.zeros(T, dtype=bool)
     camera, w = start, np.asarray(start_weights, dtype=np.float64)
+    previous_found = False
     for k, (points, vis) in enumerate(zip(landmarks, visibility)):
         if points is not None:
-            camera, w = solver.solve(camera, points[:, :2], w, rotate=True, visibility=vis)
+            starts = [(camera, w)] if previous_found else []
+            starts.append((place(start, solver.base, points[:, :2]), np.asarray(start_weights, dtype=np.float64)))
+            for cam0, w0 in starts:
+                try:
+                    cam1, w1 = solver.solve(cam0, points[:, :2], w0, rotate=True, visibility=vis)
+                except np.linalg.LinAlgError:
+                    continue
+                if plausible(cam1, w1, solver.base + solver.E @ w1, points[:, :2]):
+                    camera, w, found[k] = cam1, w1, True
+                    break
+        previous_found = bool(found[k])
         R[k], t[k], W[k] = camera.R, camera.t, w
         if progress is not None:
             progress()
     return FrameFit(R, t, W, found)
+
+
+def place(camera: Camera, model_points: np.ndarray, points: np.ndarray) -> Camera:
+    """``camera`` moved (its rotation kept) so that ``model_points`` (N, 3) project around the
+    image points ``points`` (N, 2) at their size: the centroid on the centroid, the depth from the
+    ratio of their spreads."""
+    c = model_points.mean(0)
+    spread_m = np.sqrt(((model_points - c) ** 2).sum(1).mean())
+    spread_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+    f = 0.5 * (camera.K[0, 0] + camera.K[1, 1])
+    z = f * spread_m / max(spread_px, 1e-6) * np.sqrt(1.5)  # 3-D spread to its projected 2-D part
+    u, v = points.mean(0)
+    target = np.array([(u - camera.K[0, 2]) * z / camera.K[0, 0], (v - camera.K[1, 2]) * z / camera.K[1, 1], z])
+    return Camera(K=camera.K, R=camera.R, t=target - camera.R @ c, width=camera.width, height=camera.height, name=camera.name)
+
+
+def plausible(camera: Camera, weights: np.ndarray, model_points: np.ndarray, points: np.ndarray, max_error: float = 0.12) -> bool:
+    """A solve worth keeping: finite, the head in front of the camera and facing it (turned less
+    than ~80 degrees), and its landmarks within ``max_error`` of the face's spread (median)."""
+    if not (np.all(np.isfinite(camera.R)) and np.all(np.isfinite(camera.t)) and np.all(np.isfinite(weights))):
+        return False
+    depth = camera.world_to_camera(model_points)[:, 2]
+    if depth.min() <= 0 or camera.R[2, 2] > -0.17:  # behind, or the face (+Z of the head) turned away
+        return False
+    spread = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+    return float(np.median(np.linalg.norm(camera.project(model_points) - points, axis=1))) <= max_error * spread
 
 
 def whittaker_lambda(cutoff_hz: float, fps: float) -> float:
@@ -110,20 +150,53 @@ def whittaker(values: np.ndarray, confidence: np.ndarray, lam: float) -> np.ndar
     return np.asarray(out).reshape(values.shape)
 
 
-def smooth(fit: FrameFit, fps: float, pose_hz: float | None, expression_hz: float | None) -> FrameFit:
-    """The curves smoothed (``None``: left as fitted, frames without a face still bridged)."""
+def segments(fit: FrameFit, max_turn_deg: float = 25.0, max_move: float = 0.25) -> list[slice]:
+    """The clip cut where the head jumps between consecutive frames with a face (a cut in the
+    edit, or another person picked up): a turn of more than ``max_turn_deg`` or a move of more
+    than ``max_move`` of the head's distance. Frames without a face stay with the part before."""
     from scipy.spatial.transform import Rotation
 
-    c = fit.found.astype(np.float64)
+    starts = [0]
+    last = None
+    for k in np.flatnonzero(fit.found):
+        if last is not None:
+            turn = np.degrees(Rotation.from_matrix(fit.rotations[k] @ fit.rotations[last].T).magnitude())
+            move = np.linalg.norm(fit.translations[k] - fit.translations[last]) / max(abs(fit.translations[last][2]), 1e-6)
+            if turn > max_turn_deg or move > max_move:
+                starts.append(int(k))
+        last = k
+    ends = starts[1:] + [len(fit.found)]
+    return [slice(a, b) for a, b in zip(starts, ends)]
+
+
+def smooth(fit: FrameFit, fps: float, pose_hz: float | None, expression_hz: float | None, confidence: np.ndarray | None = None) -> FrameFit:
+    """The curves smoothed (``None``: left as fitted, frames without a face still bridged), each
+    part between jumps (:func:`segments`) on its own; frames without a face after a part's last
+    face hold its last pose and weights. ``confidence`` (T,) weighs each frame's fit (default 1
+    where a face was fitted, 0 elsewhere)."""
+    from scipy.spatial.transform import Rotation
+
+    c = fit.found.astype(np.float64) if confidence is None else np.where(fit.found, confidence, 0.0)
     reference = Rotation.from_matrix(fit.rotations[fit.found]).mean()  # the clip's mean rotation
     vectors = (Rotation.from_matrix(fit.rotations) * reference.inv()).as_rotvec()
     pose = np.concatenate([vectors, fit.translations], axis=1)
+    weights = fit.weights.copy()
     lam_pose = 0.0 if pose_hz is None else whittaker_lambda(pose_hz, fps)
     lam_expr = 0.0 if expression_hz is None else whittaker_lambda(expression_hz, fps)
-    pose = whittaker(pose, c, lam_pose)
-    weights = np.clip(whittaker(fit.weights, c, lam_expr), 0.0, 1.0)
+    for part in segments(fit):
+        found = np.flatnonzero(fit.found[part])
+        if not len(found):
+            continue
+        pose[part] = whittaker(pose[part], c[part], lam_pose)
+        weights[part] = whittaker(weights[part], c[part], lam_expr)
+        tail = part.start + found[-1]  # no extrapolation past the last face
+        pose[tail + 1 : part.stop] = pose[tail]
+        weights[tail + 1 : part.stop] = weights[tail]
+        head = part.start + found[0]
+        pose[part.start : head] = pose[head]
+        weights[part.start : head] = weights[head]
     rotations = (Rotation.from_rotvec(pose[:, :3]) * reference).as_matrix()
-    return FrameFit(rotations, pose[:, 3:], weights, fit.found)
+    return FrameFit(rotations, pose[:, 3:], np.clip(weights, 0.0, 1.0), fit.found)
 
 
 def gaze_rotation(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
@@ -168,6 +241,33 @@ def fit_gaze(
                     break
         out[k] = angles
     return out
+
+
+def follow_fast_motion(
+    fit: FrameFit,
+    smoothed: FrameFit,
+    error: Callable[[FrameFit, int], float],
+    fps: float,
+    pose_hz: float,
+    expression_hz: float,
+    rounds: int = 3,
+    slack_px: float = 0.5,
+    slack: float = 0.25,
+    boost: float = 30.0,
+) -> FrameFit:
+    """Smooth again where the smoothing cut real motion: frames whose landmark error (``error``,
+    pixels) grew by more than ``slack_px`` plus ``slack`` times the per-frame fit's own get
+    ``boost`` times the confidence, so the curves follow a fast turn or a quick mouth and stay
+    smooth elsewhere."""
+    confidence = fit.found.astype(np.float64)
+    raw = np.array([error(fit, k) if fit.found[k] else 0.0 for k in range(len(fit.found))])
+    for _ in range(rounds):
+        worse = np.array([fit.found[k] and error(smoothed, k) > raw[k] * (1 + slack) + slack_px for k in range(len(fit.found))])
+        if not worse.any():
+            break
+        confidence[worse] *= boost
+        smoothed = smooth(fit, fps, pose_hz, expression_hz, confidence)
+    return smoothed
 
 
 def jitter(truth: np.ndarray, estimate: np.ndarray) -> float:

@@ -26,7 +26,7 @@ from recon_face.head_fit import HeadFitSettings
 VIDEO_DEFAULTS: dict[str, Any] = {
     "key_frames": 5,  # frames the identity is fitted to
     "smooth": True,  # the temporal model (false: every frame as fitted)
-    "pose_hz": 4.0,  # the smoother's cut-off for the head pose, Hz
+    "pose_hz": 2.0,  # the smoother's cut-off for the head pose, Hz (head turns are slow; 4 Hz halves the jitter less)
     "expression_hz": 6.0,  # ... and for the expression weights (blinks last ~0.1-0.2 s)
     "preview_video": True,
 }
@@ -80,7 +80,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.livelink import livelink_csv
     from recon_face.method import _head_pose, _HeadResult, _View, fit_photos
     from recon_face.track import track
-    from recon_face.video_fit import fit_frames, key_frames, shape_signature, smooth, whittaker, whittaker_lambda
+    from recon_face.video_fit import fit_frames, follow_fast_motion, key_frames, shape_signature, smooth, whittaker, whittaker_lambda
 
     opts = _options(options)
     frames = inputs.frames
@@ -122,14 +122,23 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             [t.visibility for t in tracks],
             progress=task.advance,
         )
-        final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"]) if opts["smooth"] else smooth(raw, fps, None, None)
+        if opts["smooth"]:
+            def frame_error(fit: Any, k: int) -> float:
+                X = solver.base + solver.E @ fit.weights[k]
+                return float(np.median(np.linalg.norm(fit.camera(k, K, width, height).project(X) - tracks[k].points[:, :2], axis=1)))
+
+            final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"])
+            final = follow_fast_motion(raw, final, frame_error, fps, opts["pose_hz"], opts["expression_hz"])
+        else:
+            final = smooth(raw, fps, None, None)
 
         gaze = _gaze(head, final, K, tracks, whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0, whittaker)
+    solved = final.found  # landmarks found and a plausible head fitted to them
 
     posed_landmarks = solver.base[None] + np.einsum("nck,tk->tnc", solver.E, final.weights)  # (T, 478, 3)
     errors = []
     for k, t in enumerate(tracks):
-        if t.points is None:
+        if not solved[k]:
             errors.append(None)
             continue
         err = np.linalg.norm(final.camera(k, K, width, height).project(posed_landmarks[k]) - t.points[:, :2], axis=1)
@@ -141,7 +150,8 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     poses = [_head_pose(final.rotations[k]) for k in range(n)]
     names = list(head.model.expression_names)
     pose_rad = np.radians([[p["yaw"], p["pitch"], p["roll"]] for p in poses])
-    eyes_rad = np.concatenate([gaze["eye_left"][1], np.zeros((n, 1)), gaze["eye_right"][1], np.zeros((n, 1))], axis=1)
+    down = np.array([1.0, -1.0])  # outputs: pitch positive when turned down, as the head's pitch
+    eyes_rad = np.concatenate([gaze["eye_left"][1] * down, np.zeros((n, 1)), gaze["eye_right"][1] * down, np.zeros((n, 1))], axis=1)
     files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
     files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, gaze, head, errors)
     skin = head.model.part("skin")
@@ -175,18 +185,19 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     report_views = []
     for k, t in enumerate(tracks):
         entry: dict[str, Any] = {"input": source, "frame": t.index, "time_s": round(float(times[k]), 4)}
-        if t.points is None:
+        if not solved[k]:
             entry["status"] = "bridged"
-            entry["reason"] = "no face found; pose and weights interpolated from the frames around it"
+            why = "no face found" if t.points is None else "the head could not be fitted to the landmarks found"
+            entry["reason"] = f"{why}; pose and weights interpolated from the frames around it"
         else:
             entry["status"] = t.status
             entry["reprojection_error_px"] = {"median": round(float(np.median(errors[k])), 3), "max": round(float(errors[k].max()), 3)}
         entry["head_pose_deg"] = poses[k]
-        entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in gaze[f"eye_{side}"][1][k]] for side in ("left", "right")}
+        entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in gaze[f"eye_{side}"][1][k] * down] for side in ("left", "right")}
         entry["expression"] = {nm: round(float(x), 3) for nm, x in zip(names, final.weights[k]) if x >= 0.05}
         report_views.append(entry)
     medians = [float(np.median(e)) for e in errors if e is not None]
-    bridged = [int(t.index if t.index is not None else t.position) for t in tracks if t.points is None]
+    bridged = [int(t.index if t.index is not None else t.position) for k, t in enumerate(tracks) if not solved[k]]
     return Reconstruction(
         method="face_video",
         meshes=head.meshes,
@@ -220,12 +231,12 @@ def _gaze(head: Any, fit: Any, K: np.ndarray, tracks: list[Any], lam: float, whi
     from recon_face.video_fit import fit_gaze
 
     neutral = head.fit.neutral(head.model)
-    found = np.array([t.points is not None for t in tracks], dtype=np.float64)
+    found = fit.found.astype(np.float64)
+    landmarks = head.model.landmark_points(neutral).astype(np.float64)  # the iris landmarks on the model, at rest
     out = {}
     for part, iris in (("eye_left", IRIS_LEFT), ("eye_right", IRIS_RIGHT)):
-        points = head.model.part(part).vertices(neutral).astype(np.float64)
-        centre, pupil = points.mean(0), points[np.argmax(points[:, 2])]
-        angles = fit_gaze(fit, K, centre, pupil, [None if t.points is None else t.points[iris, :2] for t in tracks])
+        centre = head.model.part(part).vertices(neutral).astype(np.float64).mean(0)
+        angles = fit_gaze(fit, K, centre, landmarks[iris], [None if not fit.found[k] else t.points[iris, :2] for k, t in enumerate(tracks)])
         out[part] = (centre, whittaker(angles, found, lam))
     return out
 
@@ -260,8 +271,8 @@ def _tracking_npz(tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarra
         "t": fit.translations,
         "weights": fit.weights.astype(np.float32),
         "weight_names": np.array(names),
-        "gaze_left": gaze["eye_left"][1].astype(np.float32),
-        "gaze_right": gaze["eye_right"][1].astype(np.float32),
+        "gaze_left": (gaze["eye_left"][1] * [1.0, -1.0]).astype(np.float32),  # yaw, pitch (down positive)
+        "gaze_right": (gaze["eye_right"][1] * [1.0, -1.0]).astype(np.float32),
         "skin_neutral": skin.vertices(head.fit.neutral(head.model)).astype(np.float32),
         "skin_faces": skin.faces.astype(np.int64),
         "skin_expression": np.stack([skin.vertices(e) for e in head.model.expression]).astype(np.float32),

@@ -55,6 +55,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -417,10 +418,8 @@ def render_set(scan: str, data: Path, settings: RenderSettings = RenderSettings(
     from recon.structures import Frame
     from recon_face.detect import detect
 
-    work = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "photos").mkdir(parents=True)
-    try:
+    def build(work: Path) -> None:
+        (work / "photos").mkdir()
         prepared = prepare_scan(spec, data, settings.seed)
         rng = np.random.default_rng(settings.seed + 1)
         views = []
@@ -462,14 +461,26 @@ def render_set(scan: str, data: Path, settings: RenderSettings = RenderSettings(
             "views": views,
         }
         (work / "truth.json").write_text(json.dumps(info, indent=1))
+
+    build_cached(folder, build)
+    return load_truth(folder)
+
+
+def build_cached(folder: Path, build: Callable[[Path], None]) -> None:
+    """Make a cache entry atomically: ``build`` fills a scratch folder beside ``folder``, which is
+    then renamed to it (a process that cached the same entry first wins; a failure leaves nothing)."""
+    work = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        build(work)
         try:
             work.rename(folder)
-        except OSError:  # another process cached the same set first
+        except OSError:  # another process cached the same entry first
             shutil.rmtree(work, ignore_errors=True)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    return load_truth(folder)
 
 
 def load_truth(folder: Path) -> Truth:

@@ -60,8 +60,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -294,18 +292,9 @@ def _make(folder: Path, build: Callable[[Path], None]) -> ClipTruth:
     """Run ``build`` into a scratch folder and move it to ``folder`` (unless already cached)."""
     if (folder / "truth.json").is_file():
         return load_clip(folder)
-    work = folder.with_name(f".{folder.name}.{os.getpid()}.partial")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        build(work)
-        try:
-            work.rename(folder)
-        except OSError:  # another process cached the same clip first
-            shutil.rmtree(work, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    from recon.testing.scan_renders import build_cached
+
+    build_cached(folder, build)
     return load_clip(folder)
 
 

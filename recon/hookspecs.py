@@ -74,3 +74,15 @@ def recon_annotate(reconstruction: Reconstruction) -> dict[str, Any] | None:
     :returns: a JSON-serialisable dict merged into ``report.json`` under ``annotations`` keyed by
         plugin name, or ``None`` to add nothing.
     """
+
+
+@hookspec
+def recon_plugin_status() -> dict[str, Any] | None:
+    """Say what optional pieces this plugin finds on this machine (for ``recon plugins``).
+
+    Keep it cheap: look for packages with ``importlib.util.find_spec`` and for model files on
+    disk; import nothing heavy, load no model.
+
+    :returns: a JSON-serialisable dict, e.g. ``{"dependencies": {"torchvision": True},
+        "models": {"clip": "/path or null"}}``, or ``None``.
+    """

@@ -37,6 +37,7 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     registers: dict[str, list[str]] = field(default_factory=dict)
     error: str | None = None
+    status: dict[str, Any] | None = None  # what the plugin's recon_plugin_status says it finds
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,7 @@ class PluginInfo:
             "source": self.source,
             "hooks": self.hooks,
             **self.registers,
+            "status": self.status,
             "error": self.error,
         }
 
@@ -202,5 +204,13 @@ class PluginHost:
             source, version = self.sources.get(name, ("inprocess", None))
             plugin = self.pm.get_plugin(name)
             hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or []) if plugin is not None else []
-            rows.append(PluginInfo(name, version, source, hooks, registry.registered_by(name), self.errors.get(name)))
+            status = self._status(name, plugin) if "recon_plugin_status" in hooks else None
+            rows.append(PluginInfo(name, version, source, hooks, registry.registered_by(name), self.errors.get(name), status))
         return rows
+
+    def _status(self, name: str, plugin: Any) -> dict[str, Any] | None:
+        """One plugin's ``recon_plugin_status``; a failure becomes ``{"error": ...}``."""
+        try:
+            return plugin.recon_plugin_status()
+        except Exception as exc:
+            return {"error": _one_line(exc)}

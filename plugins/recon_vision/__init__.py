@@ -37,3 +37,11 @@ def recon_annotate(reconstruction: Reconstruction) -> dict[str, Any] | None:
     from recon_vision.annotate import annotate_photos
 
     return annotate_photos(reconstruction.views)
+
+
+@hookimpl
+def recon_plugin_status() -> dict[str, Any]:
+    """Which optional packages and local models ``recon plugins`` finds (nothing is loaded)."""
+    from recon_vision.status import status
+
+    return status()

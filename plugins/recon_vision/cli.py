@@ -34,13 +34,14 @@ def detect(ctx: click.Context, inputs: tuple[Path, ...], weights: Path | None, a
     """
     from recon.pipeline import read_inputs
     from recon_vision.annotate import detect_frame
-    from recon_vision.objects import WEIGHTS_HINT, cached_weights, load_detector
+    from recon_vision.objects import INSTALL_HINT, WEIGHTS_HINT, available, cached_weights, load_detector
 
     registry = get_host(ctx).registry
     source = weights or cached_weights()
     detector = load_detector(source, arch) if source is not None else None
     if detector is None and not as_json:
-        click.echo(f"recon: warning: objects not detected: no COCO weights on this machine; {WEIGHTS_HINT}", err=True)
+        why = f"no COCO weights on this machine; {WEIGHTS_HINT}" if available() else INSTALL_HINT
+        click.echo(f"recon: warning: objects not detected: {why}", err=True)
     results: list[dict[str, Any]] = []
     for path in inputs:
         frames = read_inputs([path], registry, {}).frames

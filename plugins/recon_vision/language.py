@@ -31,6 +31,10 @@ def _offline() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import importlib.util
+
+    if importlib.util.find_spec("transformers") is None:
+        raise UsageError("captions, tags and search need transformers: pip install -e '.[vision]'")
     from transformers.utils import logging
 
     logging.set_verbosity_error()

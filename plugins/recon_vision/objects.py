@@ -31,6 +31,7 @@ ARCHITECTURES = {
     "ssdlite320_mobilenet_v3_large": "SSDLite320_MobileNet_V3_Large_Weights",
     "ssd300_vgg16": "SSD300_VGG16_Weights",
 }
+INSTALL_HINT = "objects need torchvision: pip install -e '.[vision]'"
 WEIGHTS_HINT = "give --weights FILE (a torchvision COCO detection checkpoint such as fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth)"
 
 
@@ -61,8 +62,17 @@ def architecture_of(path: Path, arch: str | None = None) -> str:
     return max(matches, key=len)
 
 
+def available() -> bool:
+    """torchvision is installed (the optional extra ``vision``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("torchvision") is not None
+
+
 def cached_weights() -> Path | None:
-    """A published COCO checkpoint in torch's local cache, or ``None``."""
+    """A published COCO checkpoint in torch's local cache, or ``None`` (also without torchvision)."""
+    if not available():
+        return None
     import torch
 
     folder = Path(torch.hub.get_dir()) / "checkpoints"
@@ -79,6 +89,8 @@ def load_detector(path: Path, arch: str | None = None) -> tuple[Any, list[str], 
 
     :raises UsageError: the file is missing, not a checkpoint, cut short, or of another model.
     """
+    if not available():
+        raise UsageError(f"{path}: {INSTALL_HINT}")
     import torch
     from torchvision.models import detection
 

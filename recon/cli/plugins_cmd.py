@@ -33,3 +33,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
                 click.echo(f"  {kind}: {', '.join(row[kind])}")
         if row["hooks"]:
             click.echo(f"  hooks: {', '.join(row['hooks'])}")
+        for group, found in (row["status"] or {}).items():
+            if isinstance(found, dict):
+                click.echo(f"  {group}: " + ", ".join(f"{k} {'yes' if v is True else 'no' if v in (False, None) else v}" for k, v in found.items()))
+            else:
+                click.echo(f"  {group}: {found}")

@@ -98,6 +98,7 @@ def test_registered_plugin_appears_in_registry_with_owners() -> None:
         "readers": ["good-reader"],
         "writers": ["good"],
         "commands": [],
+        "status": None,
         "error": None,
     }
     assert host.versions() == {"good": "1.2.3"}

@@ -106,3 +106,36 @@ def test_real_clip_tells_a_face_from_a_chair() -> None:
     proc = recon("tag", str(PHOTO), "--labels", "a photo of a person,a chair,a car", "--model", os.environ["RECON_TEST_CLIP_MODEL"], "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)[0]["label"] == "a photo of a person"
+
+
+def test_without_the_vision_extra_the_commands_say_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without transformers, caption/tag/search exit 2 naming the extra; without torchvision,
+    detect finds faces and warns that objects need the extra."""
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    import recon_vision.language as language
+    import recon_vision.objects as objects
+    from recon.cli import make_cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("transformers", "torchvision") else real(name, *a))
+    language.load_clip.cache_clear()
+    result = CliRunner().invoke(make_cli(), ["tag", str(PHOTO), "--labels", "a,b"], prog_name="recon")
+    assert result.exit_code == 2 and "pip install -e '.[vision]'" in result.stderr
+    assert not objects.available()
+    result = CliRunner().invoke(make_cli(), ["detect", str(PHOTO)], prog_name="recon")
+    assert result.exit_code == 0 and "1 face" in result.stdout and "objects need torchvision" in result.stderr
+
+
+def test_plugins_lists_what_vision_finds() -> None:
+    from click.testing import CliRunner
+
+    from recon.cli import make_cli
+
+    result = CliRunner().invoke(make_cli(), ["plugins", "--json"], prog_name="recon")
+    row = next(r for r in json.loads(result.stdout) if r["name"] == "recon_vision")
+    assert set(row["status"]["dependencies"]) == {"cv2", "torchvision", "transformers"}
+    assert set(row["status"]["models"]) >= {"face identity (SFace)", "COCO detector", "CLIP", "captioning"}
+    assert {"detect", "caption", "tag", "search"} <= set(row["commands"])

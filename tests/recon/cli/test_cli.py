@@ -172,7 +172,7 @@ def test_plugins_json_lists_builtins() -> None:
         assert row["source"] == "builtin"
         assert row["version"] == metadata.version("recon")
         assert row["error"] is None
-        assert set(row) == {"name", "version", "source", "hooks", "methods", "readers", "writers", "commands", "error"}
+        assert set(row) == {"name", "version", "source", "hooks", "methods", "readers", "writers", "commands", "status", "error"}
     assert rows["recon_visualhull"]["methods"] == ["visual-hull"]
     assert rows["recon_visualhull"]["hooks"] == ["recon_register_methods"]
     assert {"image", "points", "mesh", "video", "scene"} <= set(rows["recon_io"]["readers"])

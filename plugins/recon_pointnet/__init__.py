@@ -13,7 +13,7 @@ Nothing heavy is imported here: torch loads only when a command runs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from recon import hookimpl
 
@@ -21,6 +21,15 @@ if TYPE_CHECKING:
     import click
 
 __version__ = "0.1.0"
+
+
+def critical_points(points: Any, weights: str | None = None, up: str = "y", seed: int = 0, source: str = "points") -> dict[str, Any]:
+    """The points of a cloud that win PointNet's max-pool (:mod:`recon_pointnet.explain`), with
+    the shipped ModelNet40 weights or ``weights``. Part of this plugin's public API."""
+    from recon_pointnet.checkpoint import load_checkpoint
+    from recon_pointnet.explain import critical_points as find
+
+    return find(load_checkpoint(weights), points, up=up, seed=seed, source=source)
 
 
 @hookimpl

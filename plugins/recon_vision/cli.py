@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,92 @@ def search(text: str, library: Path, model: Path | None, top: int, as_json: bool
             click.echo(f"{h.score:.3f}  {h.folder}  ({h.method or '?'})")
 
 
+@click.command("explain")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out", required=True, type=click.Path(path_type=Path), help="Output folder (the same rules as recon reconstruct's).")
+@click.option("--labels", default=None, help='Photos: the CLIP labels to explain among, e.g. "a face,a chair,a statue".')
+@click.option("--label", default=None, help="Photos: the label whose evidence to show (default: CLIP's top label).")
+@click.option("--model", type=click.Path(path_type=Path), default=None, help=MODEL_HELP.format("RECON_CLIP_MODEL", "openai/clip-vit-base-patch32"))
+@click.option("--weights", default=None, help="Point clouds: PointNet weights (default: the shipped ModelNet40 ones).")
+@click.option("--up", type=click.Choice(["y", "z"]), default="y", show_default=True, help="Point clouds: the up axis (ModelNet files: z).")
+@click.option("--overwrite", is_flag=True, help="Replace OUT when recon wrote it.")
+@click.pass_context
+def explain(
+    ctx: click.Context, inputs: tuple[Path, ...], out: Path, labels: str | None, label: str | None, model: Path | None,
+    weights: str | None, up: str, overwrite: bool,
+) -> None:
+    """Show what a model looked at: occlusion and gradient saliency of CLIP for photos, PointNet's
+    critical points for point clouds and meshes.
+
+    Writes into OUT: NAME_occlusion.png and NAME_saliency.png per photo, NAME_critical_points.ply
+    per cloud, and report.json with the labels, probabilities and counts.
+
+    \b
+    Example:
+      recon explain portrait.jpg --labels "a face,a statue" --model ~/models/clip-vit-base-patch32 -o out/why
+      recon explain chair.off --up z -o out/why-chair
+    """
+    from PIL import Image
+
+    from recon.output import OutputFolder, write_failure
+    from recon.pipeline import read_inputs
+    from recon_vision.explain import clip_maps, critical_ply, heat_overlay
+
+    registry = get_host(ctx).registry
+    names = [x.strip() for x in labels.split(",") if x.strip()] if labels else []
+    if label is not None and label not in names:
+        raise click.UsageError(f"--label {label!r} is not one of --labels")
+    read = [(path, read_inputs([path], registry, {})) for path in inputs]
+    photos = [(f.source, f.image) for _, i in read for f in i.frames]
+    clouds = [(path, i) for path, i in read if i.point_clouds or i.meshes]
+    if photos and len(names) < 2:
+        raise click.UsageError('explaining a photo needs --labels with two or more labels, e.g. --labels "a face,a chair"')
+    clip = None
+    if photos:
+        from recon_vision.language import load_clip
+
+        clip = load_clip(model)
+    entries: list[dict[str, Any]] = []
+    files: dict[str, bytes] = {}
+    for source, image in photos:
+        maps = clip_maps(clip, image, names, label)
+        stem = Path(source).stem
+        for kind in ("occlusion", "saliency"):
+            buf = io.BytesIO()
+            Image.fromarray(heat_overlay(maps["seen"], maps[kind])).save(buf, format="PNG")
+            files[f"{stem}_{kind}.png"] = buf.getvalue()
+        entries.append({"input": source, "model": clip.name, **{k: maps[k] for k in ("label", "probability", "probabilities", "occlusion_max_drop")}})
+    for path, found in clouds:
+        import recon_pointnet
+        from recon_pointnet.data import clouds_from_inputs
+
+        for cloud in clouds_from_inputs(found, 4096):
+            result = recon_pointnet.critical_points(cloud.points, weights=weights, up=up, source=cloud.source)
+            files[f"{Path(cloud.source).stem}_critical_points.ply"] = critical_ply(result["points"], result["critical"])
+            entries.append({k: result[k] for k in ("input", "label", "probability", "sampling")} | {"points": len(result["points"]), "critical_points": len(result["critical"])})
+    target = OutputFolder(out, list(inputs), overwrite)
+    folder = target.open()
+    try:
+        try:
+            for name, content in files.items():
+                (folder / name).write_bytes(content)
+            report = {"command": "explain", "inputs": [str(p) for p in inputs], "explanations": entries, "outputs": sorted([*files, "report.json"])}
+            (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as exc:
+            failure = write_failure(exc, out)
+            if failure is None:
+                raise
+            raise failure from None
+        target.commit()
+    except BaseException:
+        target.discard()
+        raise
+    for e in entries:
+        click.echo(f"{e['input']}: {e['label']} ({e['probability']:.2f})")
+    click.echo(f"outputs: {out}/ ({', '.join(sorted(files))}, report.json)")
+
+
 def register(cli: click.Group) -> None:
-    for command in (detect, caption, tag, search):
+    for command in (detect, caption, tag, search, explain):
         cli.add_command(command)
+

@@ -209,14 +209,17 @@ def inside(points: np.ndarray, width: int, height: int) -> np.ndarray:
     return (x >= -0.5) & (x <= width - 0.5) & (y >= -0.5) & (y <= height - 0.5)
 
 
-def detect(frame: Frame, face_index: int = 0) -> Detection | None:
-    """The ``face_index``-th largest face of ``frame`` and its landmarks, or ``None`` if no face.
+def detect(frame: Frame, face_index: int = 0, near: np.ndarray | None = None) -> Detection | None:
+    """The ``face_index``-th largest face of ``frame`` (or, with ``near``, the face whose box
+    centre is nearest that point, pixels) and its landmarks, or ``None`` if no face.
 
     :raises IndexError: ``face_index`` is beyond the faces found (the message says how many).
     """
     image = frame.image
     h, w = image.shape[:2]
     boxes = detect_faces(image)
+    if boxes and near is not None:
+        face_index = int(np.argmin([np.linalg.norm(0.5 * (b.box[:2] + b.box[2:]) - near) for b in boxes]))
     if boxes:
         if not 0 <= face_index < len(boxes):
             raise IndexError(f"face_index={face_index} but {frame.name} has {len(boxes)} face(s) (0 is the largest)")

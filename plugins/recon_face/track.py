@@ -3,8 +3,9 @@
 Each frame's crop is a square around the previous frame's landmarks (:data:`CROP_SCALE` times
 their extent), so Face Mesh sees the face large and centred without a detector pass on the whole
 frame. When the crop holds no face (a fast move, an occlusion), the frame is searched again with
-the photo detector (:func:`recon_face.detect.detect`); a frame where that also fails is ``lost``
-and the next one is searched whole again.
+the photo detector (:func:`recon_face.detect.detect`), which takes the face nearest where the
+followed face was last seen (not another person who happens to be larger); a frame where that also
+fails is ``lost`` and the next one is searched whole again.
 
 Frames are taken one at a time from any iterable (a lazily decoded video), so a clip of any
 length is tracked without holding its frames.
@@ -65,14 +66,15 @@ def _in_crop(frame: Frame, centre: np.ndarray, side: float) -> np.ndarray | None
 def track(frames: Iterable[Frame], face_index: int = 0) -> Iterator[Tracked]:
     """Landmarks of every frame, in order (one :class:`Tracked` per frame)."""
     previous: np.ndarray | None = None
+    last_seen: np.ndarray | None = None  # where the face was when last found
     for position, frame in enumerate(frames):
         points, status = None, "lost"
         if previous is not None:
             points = _in_crop(frame, *crop_around(previous))
             status = "tracked"
         if points is None or np.ptp(points[:, :2], axis=0).max() < MIN_EXTENT_PX:
-            try:
-                found = detect.detect(frame, face_index if previous is None else 0)
+            try:  # the face the clip follows: the chosen one at first, then the one nearest where it was last seen
+                found = detect.detect(frame, face_index, near=last_seen)
             except IndexError:
                 found = None
             points = None if found is None else found.landmarks.points.astype(np.float64)
@@ -81,4 +83,6 @@ def track(frames: Iterable[Frame], face_index: int = 0) -> Iterator[Tracked]:
         if points is not None:
             visibility = detect.inside(points, frame.width, frame.height).astype(np.float64)
         previous = points
+        if points is not None:
+            last_seen = 0.5 * (points[:, :2].min(0) + points[:, :2].max(0))
         yield Tracked(position, frame.index, frame.timestamp, frame.width, frame.height, points, visibility, status)

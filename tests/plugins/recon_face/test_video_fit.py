@@ -3,6 +3,8 @@ the Live Link CSV, and the per-frame solver on synthetic landmarks of recon's he
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,29 @@ def test_solver_recovers_pose_and_expression_from_clean_landmarks() -> None:
     assert angle < 0.5 and R.shape == (3, 3)
     assert found[names.index("jawOpen")] == pytest.approx(0.5, abs=0.1)
     assert found[names.index("eyeBlinkLeft")] == pytest.approx(0.8, abs=0.1)
+
+
+def test_tracker_finds_the_same_person_again(shared_data: Path) -> None:
+    """Two people, the smaller one followed (face_index=1); the face is lost for a frame; the
+    search after it takes the followed person again, not the larger one."""
+    import av
+    from PIL import Image
+
+    from recon.structures import Frame
+    from recon_face.track import track
+
+    clip = shared_data / "face_video" / "metrical_tracker" / "wojtek" / "video.mp4"
+    photo = shared_data / "face_multiview" / "mvfnet" / "front.jpg"
+    if not (clip.is_file() and photo.is_file()):
+        pytest.skip("../shared/data face clips absent")
+    with av.open(str(clip)) as container:
+        big = next(container.decode(video=0)).to_ndarray(format="rgb24")  # 512x512, a large face
+    small = np.asarray(Image.open(photo).convert("RGB").resize((256, 256)))
+    both = np.zeros((512, 1024, 3), np.uint8)
+    both[:, :512] = big
+    both[128:384, 640:896] = small
+    frames = [Frame(image=both, source="two", index=0), Frame(image=np.zeros_like(both), source="two", index=1), Frame(image=both, source="two", index=2)]
+    tracked = list(track(frames, face_index=1))
+    assert [t.status for t in tracked] == ["detected", "lost", "detected"]
+    for t in (tracked[0], tracked[2]):
+        assert t.points[:, 0].mean() > 600  # the small face on the right, both times

@@ -30,7 +30,7 @@ MIN_EXTENT_PX = 16.0  # landmarks spanning fewer pixels are not a face worth fol
 class Tracked:
     """One frame's landmarks.
 
-    :param position: the frame's position in the clip's kept frames.
+    :param position: the frame's position in the clip's kept frames (or in an image sequence).
     :param points: (478, 3) pixels (x, y) and MediaPipe's relative depth, or ``None`` when lost.
     :param visibility: (478,) 1 inside the frame, 0 outside.
     :param status: ``tracked`` (found in the following crop), ``detected`` (searched whole
@@ -40,6 +40,7 @@ class Tracked:
     position: int
     index: int | None
     timestamp: float | None
+    source: str
     width: int
     height: int
     points: np.ndarray | None
@@ -85,4 +86,4 @@ def track(frames: Iterable[Frame], face_index: int = 0) -> Iterator[Tracked]:
         previous = points
         if points is not None:
             last_seen = 0.5 * (points[:, :2].min(0) + points[:, :2].max(0))
-        yield Tracked(position, frame.index, frame.timestamp, frame.width, frame.height, points, visibility, status)
+        yield Tracked(position, frame.index, frame.timestamp, frame.source, frame.width, frame.height, points, visibility, status)

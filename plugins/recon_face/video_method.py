@@ -29,6 +29,7 @@ VIDEO_DEFAULTS: dict[str, Any] = {
     "pose_hz": 2.0,  # the smoother's cut-off for the head pose, Hz (head turns are slow; 4 Hz halves the jitter less)
     "expression_hz": 6.0,  # ... and for the expression weights (blinks last ~0.1-0.2 s)
     "preview_video": True,
+    "frame_rate": None,  # frames per second of an image sequence (a folder of frames); default 30; videos know their own
 }
 VIDEO_TEXTURE_SIZE = 1024  # the head's texture from a few video frames (the photo method's default is 2048)
 VIDEO_FIT = HeadFitSettings(expression_l1=0.005, expression_l2=0.005)
@@ -50,20 +51,26 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         opts["smooth"] = _flag(opts["smooth"], "smooth")
         opts["preview_video"] = _flag(opts["preview_video"], "preview_video")
         opts["pose_hz"], opts["expression_hz"] = float(opts["pose_hz"]), float(opts["expression_hz"])
+        opts["frame_rate"] = None if opts["frame_rate"] is None else float(opts["frame_rate"])
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad face_video option: {exc}") from None
     if not 1 <= opts["key_frames"] <= 30:
         raise UsageError(f"key_frames must be between 1 and 30, got {opts['key_frames']}")
     if not (opts["pose_hz"] > 0 and opts["expression_hz"] > 0):
         raise UsageError("pose_hz and expression_hz must be positive frequencies in Hz (turn smoothing off with -O smooth=false)")
+    if opts["frame_rate"] is not None and not 0 < opts["frame_rate"] <= 1000:
+        raise UsageError(f"frame_rate must be frames per second (above 0, at most 1000), got {opts['frame_rate']}")
     if opts["model"] != "head":
         raise UsageError("method face_video animates the head; -O model=mask is for photos")
     return opts
 
 
-def clip_rate(inputs: Inputs) -> float:
-    """Frames per second of the kept frames: from their timestamps, else the stream's rate, else 30."""
+def clip_rate(inputs: Inputs, frame_rate: float | None = None) -> float:
+    """Frames per second of the kept frames: from their timestamps, else the stream's rate, else
+    ``frame_rate`` (an image sequence's), else 30."""
     frames = inputs.frames
+    if getattr(frames, "kept", None) is None and frame_rate:
+        return float(frame_rate)
     rate = float(getattr(frames, "rate", 0.0) or 0.0)
     kept = getattr(frames, "kept", None)
     if kept and len(kept) > 1:
@@ -85,7 +92,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     opts = _options(options)
     frames = inputs.frames
     source = inputs.paths[0] if inputs.paths else "the video"
-    fps = clip_rate(inputs)
+    fps = clip_rate(inputs, opts["frame_rate"])
     n = len(frames)
 
     tracks = []
@@ -102,7 +109,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     for t in keys:
         frame = frames[t.position]  # increasing positions: one decoding pass
         landmarks = Landmarks(t.points.astype(np.float32), t.visibility.astype(np.float32))
-        views.append(_View(frame, f"frame_{t.index}", detection=Detection(landmarks, None, None, 1, 0)))
+        views.append(_View(frame, f"frame_{t.index if t.index is not None else t.position}", detection=Detection(landmarks, None, None, 1, 0)))
     template, result = fit_photos(views, opts, stages)
     head = _HeadResult.build(template, result, views, opts, stages)
     del views  # the key frames' images
@@ -184,7 +191,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
 
     report_views = []
     for k, t in enumerate(tracks):
-        entry: dict[str, Any] = {"input": source, "frame": t.index, "time_s": round(float(times[k]), 4)}
+        entry: dict[str, Any] = {"input": t.source, "frame": t.index if t.index is not None else t.position, "time_s": round(float(times[k]), 4)}
         if not solved[k]:
             entry["status"] = "bridged"
             why = "no face found" if t.points is None else "the head could not be fitted to the landmarks found"

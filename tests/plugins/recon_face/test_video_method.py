@@ -169,3 +169,19 @@ def test_other_real_clips(tmp_path: Path, shared_data: Path, parts: tuple[str, .
     assert report["method"] == "face_video" and len(report["views"]) == frames
     assert report["metadata"]["reprojection_error_px"]["median"] < 2.0
     assert len(_csv(out)) == frames + 1 and "preview.mp4" not in report["outputs"]
+
+
+def test_a_folder_of_frames_is_a_clip_too(tmp_path: Path, shared_data: Path) -> None:
+    """wojtek's every tenth frame as JPEGs, with --method face_video and their rate (2.5 per
+    second): one key per frame at that rate, each frame's own file in the report."""
+    folder = shared_data / "face_video" / "metrical_tracker" / "wojtek" / "frames_every10"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    options = {"preview_video": False, "frame_rate": 2.5}
+    report = reconstruct(PluginHost().load_entrypoints(), [folder], tmp_path / "out", method="face_video", options=options, quiet=True)
+    views = report["views"]
+    files = sorted(p.name for p in folder.iterdir())
+    assert [Path(v["input"]).name for v in views] == files and [v["frame"] for v in views] == list(range(len(files)))
+    np.testing.assert_allclose([v["time_s"] for v in views], np.arange(len(files)) / 2.5, atol=1e-4)
+    assert report["metadata"]["fps"] == 2.5 and report["metadata"]["reprojection_error_px"]["median"] < 1.5  # measured 1.05
+    assert len(_csv(tmp_path / "out")) == len(files) + 1

@@ -29,6 +29,8 @@ from recon_batch.progress import BatchProgress
 
 STOP_GRACE_S = 30.0
 """How long an interrupted batch waits for its running captures to clean up."""
+STOP_FILE = ".recon-batch.stop"
+"""Created in OUT while an interrupted batch stops its captures (see :func:`_stop`)."""
 ORPHAN_WAIT_S = 30.0
 """How long a local batch waits for workers of a killed batch that still write a capture (Ray
 stops them a few seconds after their driver died)."""
@@ -158,6 +160,7 @@ def _spec(capture: Capture, out: Path, cluster: RayCluster, strict: bool) -> dic
         "cpus": cluster.cpus_per_task,
         "strict": strict,
         "env": {k: v for k, v in os.environ.items() if k.startswith("RECON_")},
+        "stop_file": str(out / STOP_FILE),
     }
 
 
@@ -232,6 +235,7 @@ def run_batch(
     ledger.header["ray"] = {"where": cluster.where, "address": address, "workers": cluster.workers, "cpus_per_task": cluster.cpus_per_task}
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(out)
+    (out / STOP_FILE).unlink(missing_ok=True)  # left by a batch killed while it was stopping
     if address is None:  # leftovers of a killed local batch (on a cluster, pids are other nodes')
         wait_for_orphans(out, todo)
         sweep_partials(out, captures)
@@ -264,7 +268,7 @@ def run_batch(
                         ledger.save()
                         bar.update(ledger.count("done"), ledger.count("failed"), len(inflight))
             except BaseException as exc:
-                _stop(cluster, inflight, ledger)
+                _stop(cluster, inflight, ledger, out)
                 ledger.close("interrupted")
                 if signals and isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Terminated):
                     raise Terminated(signals[-1]) from None
@@ -277,11 +281,18 @@ def run_batch(
     return ledger.document()
 
 
-def _stop(cluster: RayCluster, inflight: dict[Any, Capture], ledger: Ledger) -> None:
-    """Cancel the running captures and wait (a while) for them to remove their temporary folders;
-    a capture that finished meanwhile is recorded as done."""
+def _stop(cluster: RayCluster, inflight: dict[Any, Capture], ledger: Ledger, out: Path) -> None:
+    """Stop the running captures and wait (a while) for them to remove their temporary folders;
+    a capture that finished meanwhile is recorded as done.
+
+    The captures are told through :data:`STOP_FILE` in OUT (which every worker writes into, so
+    every worker sees it): each one's watcher interrupts its run, as Ctrl-C stops a single run.
+    ``ray.cancel`` is kept for a capture still running after the grace period only, since
+    cancelling a task whose reply is already on its way can crash Ray's core worker (Ray 2.60,
+    task_manager.cc "Tried to complete task that was not pending")."""
+    stop = out / STOP_FILE
     try:
-        cluster.cancel(list(inflight))
+        stop.touch()
         deadline = time.monotonic() + STOP_GRACE_S
         while inflight and time.monotonic() < deadline:
             for ref in cluster.wait(list(inflight), timeout=0.5):
@@ -291,6 +302,10 @@ def _stop(cluster: RayCluster, inflight: dict[Any, Capture], ledger: Ledger) -> 
                     ledger.finish(capture, result)
                 else:
                     ledger.interrupt(capture)
+        if inflight:
+            cluster.cancel(list(inflight))
     except BaseException:  # a second Ctrl-C, or Ray going down: record what is known
         pass
+    finally:
+        stop.unlink(missing_ok=True)
     ledger.interrupt_running()

@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from recon.plugins import PluginHost
@@ -63,12 +64,41 @@ def error_line(exc: BaseException) -> tuple[str, int]:
     return f"internal error{where}: {type(exc).__name__}: {message}", int(ExitCode.INTERNAL_ERROR)
 
 
+@contextlib.contextmanager
+def _watch_stop_file(path: str | None, every_s: float = 0.2) -> Iterator[None]:
+    """While the block runs, a thread looks for the batch's stop file every ``every_s`` seconds
+    and, once it is there, interrupts this (main) thread as Ctrl-C would; the thread is stopped
+    and joined before the block is left, so a later task of this worker is never interrupted."""
+    if not path:
+        yield
+        return
+    import _thread
+    import threading
+
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every_s):
+            if os.path.exists(path):
+                _thread.interrupt_main()
+                return
+
+    watcher = threading.Thread(target=watch, name="recon-batch-stop", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
 def run_capture(spec: dict[str, Any]) -> dict[str, Any]:
     """Reconstruct one capture; never raises for a failed capture (the result says why).
 
     :param spec: ``name``, ``inputs``, ``out``, ``method``, ``options``, ``formats``, ``seed``,
-        ``overwrite``, ``cpus``, ``strict``, ``env`` (the driver's ``RECON_*`` variables).
-    :returns: ``status`` (``done`` or ``failed``), ``time_s``, ``node``, ``pid``; when done
+        ``overwrite``, ``cpus``, ``strict``, ``env`` (the driver's ``RECON_*`` variables),
+        ``stop_file`` (its appearance interrupts the run: the batch is stopping).
+    :returns: ``status`` (``done``, ``failed`` or ``interrupted``), ``time_s``, ``node``, ``pid``; when done
         ``method_used`` and ``mesh``; when failed ``error``, ``exit_code`` (and ``traceback`` for
         internal errors); ``warnings`` (stderr lines of the run), if any.
     """
@@ -82,8 +112,9 @@ def run_capture(spec: dict[str, Any]) -> dict[str, Any]:
     limit_threads(cpus)
     result: dict[str, Any] = {"name": spec["name"], "node": platform.node(), "pid": os.getpid()}
     stderr = io.StringIO()
+    stopping = _watch_stop_file(spec.get("stop_file"))
     try:
-        with contextlib.redirect_stderr(stderr), threadpool_limits(cpus):
+        with stopping, contextlib.redirect_stderr(stderr), threadpool_limits(cpus):
             report = reconstruct(
                 cached_host(bool(spec.get("strict"))),
                 [Path(p) for p in spec["inputs"]],
@@ -96,7 +127,9 @@ def run_capture(spec: dict[str, Any]) -> dict[str, Any]:
                 overwrite=bool(spec.get("overwrite")),
             )
         result.update(status="done", method_used=report["method"], mesh=report["mesh"])
-    except Exception as exc:  # a failed capture is a result; KeyboardInterrupt (ray.cancel) is not
+    except KeyboardInterrupt:  # the batch is stopping (its stop file): the run removed its temporary folder
+        result.update(status="interrupted", error="interrupted: the batch was stopped", exit_code=130)
+    except Exception as exc:  # a failed capture is a result
         from recon.errors import ReconError
 
         line, code = error_line(exc)

@@ -21,6 +21,8 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +149,8 @@ def _umask() -> int:
 
 @dataclass
 class OutputFolder:
-    """OUT for one run: :meth:`open` before the work, :meth:`commit` or :meth:`discard` after.
+    """OUT for one run: :meth:`open` before the work, :meth:`commit` or :meth:`discard` after
+    (both in one ``with out.written() as folder:``).
 
     :param out: the folder the user named with ``-o``.
     :param inputs: the run's inputs (OUT may not hold any of them).
@@ -211,6 +214,30 @@ class OutputFolder:
         self.tmp = None
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
+
+    @contextmanager
+    def written(self) -> Iterator[Path]:
+        """:meth:`open`, then the block fills the temporary folder it yields: :meth:`commit` when
+        the block ends, :meth:`discard` when it (or the commit) raises."""
+        folder = self.open()
+        try:
+            yield folder
+            self.commit()
+        except BaseException:
+            self.discard()
+            raise
+
+    @contextmanager
+    def disk_errors(self) -> Iterator[None]:
+        """An OSError raised in the block that is the disk's fault (full, read-only, not allowed)
+        becomes the one-line :class:`recon.errors.OutputError` (:func:`write_failure`)."""
+        try:
+            yield
+        except OSError as exc:
+            failure = write_failure(exc, self.out)
+            if failure is None:
+                raise
+            raise failure from None
 
     def discard(self) -> None:
         """Remove the temporary folder and the parents :meth:`open` created (when still empty)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recon.errors import BadInputError, ReconError, UsageError
-from recon.output import REPORT, OutputFolder, write_failure
+from recon.output import REPORT, OutputFolder
 from recon.plugins import PluginHost
 from recon.progress import Stages
 from recon.registry import Method, Registry, method_names
@@ -231,9 +231,8 @@ def reconstruct(
     if method is not None:
         check_options(named_method(registry, method), options, registry)
     target = OutputFolder(out, list(paths), overwrite)
-    folder = target.open()
-    start = time.perf_counter()
-    try:
+    with target.written() as folder:
+        start = time.perf_counter()
         with Stages(quiet=quiet) as stages:
             with stages.stage("read inputs", total=len(paths)) as task:
                 inputs = Inputs()
@@ -249,25 +248,15 @@ def reconstruct(
                 raise BadInputError(f"method {chosen.name!r} produced no mesh from {', '.join(inputs.paths)}")
             with stages.stage("annotate"):
                 reconstruction.annotations = _serialisable(host.annotate(reconstruction))
-            with stages.stage("write outputs"):
+            with stages.stage("write outputs"), target.disk_errors():
                 timings = stages.timings
-                try:
-                    report = write_outputs(
-                        reconstruction,
-                        folder,
-                        registry,
-                        formats,
-                        lambda names: build_report(
-                            reconstruction, inputs, host, {**timings, "total": time.perf_counter() - start}, seed, names
-                        ),
-                    )
-                except OSError as exc:
-                    failure = write_failure(exc, out)
-                    if failure is None:
-                        raise
-                    raise failure from None
-                target.commit()
-    except BaseException:
-        target.discard()
-        raise
+                report = write_outputs(
+                    reconstruction,
+                    folder,
+                    registry,
+                    formats,
+                    lambda names: build_report(
+                        reconstruction, inputs, host, {**timings, "total": time.perf_counter() - start}, seed, names
+                    ),
+                )
     return report

@@ -187,7 +187,7 @@ def explain(
     """
     from PIL import Image
 
-    from recon.output import OutputFolder, write_failure
+    from recon.output import OutputFolder
     from recon.pipeline import read_inputs
     from recon_vision.explain import clip_maps, critical_ply, heat_overlay
 
@@ -224,22 +224,11 @@ def explain(
             files[f"{Path(cloud.source).stem}_critical_points.ply"] = critical_ply(result["points"], result["critical"])
             entries.append({k: result[k] for k in ("input", "label", "probability", "sampling")} | {"points": len(result["points"]), "critical_points": len(result["critical"])})
     target = OutputFolder(out, list(inputs), overwrite)
-    folder = target.open()
-    try:
-        try:
-            for name, content in files.items():
-                (folder / name).write_bytes(content)
-            report = {"command": "explain", "inputs": [str(p) for p in inputs], "explanations": entries, "outputs": sorted([*files, "report.json"])}
-            (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as exc:
-            failure = write_failure(exc, out)
-            if failure is None:
-                raise
-            raise failure from None
-        target.commit()
-    except BaseException:
-        target.discard()
-        raise
+    with target.written() as folder, target.disk_errors():
+        for name, content in files.items():
+            (folder / name).write_bytes(content)
+        report = {"command": "explain", "inputs": [str(p) for p in inputs], "explanations": entries, "outputs": sorted([*files, "report.json"])}
+        (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     for e in entries:
         click.echo(f"{e['input']}: {e['label']} ({e['probability']:.2f})")
     click.echo(f"outputs: {out}/ ({', '.join(sorted(files))}, report.json)")

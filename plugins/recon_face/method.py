@@ -368,9 +368,7 @@ def _check_same_person(views: list[_View], opts: dict[str, Any], stages: Stages)
         return {"checked": False, "reason": "the recon_vision plugin is not installed"}
     model = recon_vision.identifier()
     if model is None:
-        from recon_vision.identity import INSTALL_HINT
-
-        return {"checked": False, "reason": f"no face-identity models: {INSTALL_HINT}"}
+        return {"checked": False, "reason": f"no face-identity models: {recon_vision.INSTALL_HINT}"}
     with stages.stage("same person", total=len(found)) as task:
         embeddings = []
         for v in found:

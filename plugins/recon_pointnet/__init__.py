@@ -32,6 +32,14 @@ def critical_points(points: Any, weights: str | None = None, up: str = "y", seed
     return find(load_checkpoint(weights), points, up=up, seed=seed, source=source)
 
 
+def clouds_from_inputs(inputs: Any, n: int = 4096, seed: int = 0) -> list[Any]:
+    """Every point cloud and mesh of recon ``Inputs`` as ``(source, points, kind)`` (a mesh
+    sampled with ``n`` points uniformly by area, seeded). Part of this plugin's public API."""
+    from recon_pointnet.data import clouds_from_inputs as clouds
+
+    return clouds(inputs, n, seed)
+
+
 @hookimpl
 def recon_register_commands(cli: click.Group) -> None:
     from recon_pointnet.cli import register

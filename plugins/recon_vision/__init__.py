@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from recon import hookimpl
-from recon_vision.identity import SAME_PERSON_THRESHOLD, FaceId, SamePerson, identifier, matching_face, same_person, similarity
+from recon_vision.identity import INSTALL_HINT, SAME_PERSON_THRESHOLD, FaceId, SamePerson, identifier, matching_face, same_person, similarity
 
 if TYPE_CHECKING:
     import click
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-__all__ = ["SAME_PERSON_THRESHOLD", "FaceId", "SamePerson", "identifier", "matching_face", "same_person", "similarity"]
+__all__ = ["INSTALL_HINT", "SAME_PERSON_THRESHOLD", "FaceId", "SamePerson", "identifier", "matching_face", "same_person", "similarity"]
 
 
 @hookimpl

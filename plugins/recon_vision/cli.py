@@ -217,9 +217,8 @@ def explain(
         entries.append({"input": source, "model": clip.name, **{k: maps[k] for k in ("label", "probability", "probabilities", "occlusion_max_drop")}})
     for path, found in clouds:
         import recon_pointnet
-        from recon_pointnet.data import clouds_from_inputs
 
-        for cloud in clouds_from_inputs(found, 4096):
+        for cloud in recon_pointnet.clouds_from_inputs(found, 4096):
             result = recon_pointnet.critical_points(cloud.points, weights=weights, up=up, source=cloud.source)
             files[f"{Path(cloud.source).stem}_critical_points.ply"] = critical_ply(result["points"], result["critical"])
             entries.append({k: result[k] for k in ("input", "label", "probability", "sampling")} | {"points": len(result["points"]), "critical_points": len(result["critical"])})

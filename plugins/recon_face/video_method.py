@@ -87,7 +87,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.livelink import livelink_csv
     from recon_face.method import _head_pose, _HeadResult, _View, fit_photos
     from recon_face.track import track
-    from recon_face.video_fit import fit_frames, follow_fast_motion, key_frames, shape_signature, smooth, whittaker, whittaker_lambda
+    from recon_face.video_fit import fit_frames, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
     opts = _options(options)
     frames = inputs.frames
@@ -129,26 +129,27 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             [t.visibility for t in tracks],
             progress=task.advance,
         )
-        if opts["smooth"]:
-            def frame_error(fit: Any, k: int) -> float:
-                X = solver.base + solver.E @ fit.weights[k]
-                return float(np.median(np.linalg.norm(fit.camera(k, K, width, height).project(X) - tracks[k].points[:, :2], axis=1)))
+        def residuals(fit: Any, k: int) -> np.ndarray:
+            """(478,) pixels between frame ``k``'s landmarks and the head ``fit`` gives them."""
+            X = solver.base + solver.E @ fit.weights[k]
+            return np.linalg.norm(fit.camera(k, K, width, height).project(X) - tracks[k].points[:, :2], axis=1)
 
+        if opts["smooth"]:
             final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"])
-            final = follow_fast_motion(raw, final, frame_error, fps, opts["pose_hz"], opts["expression_hz"])
+            final = follow_fast_motion(raw, final, lambda fit, k: float(np.median(residuals(fit, k))), fps, opts["pose_hz"], opts["expression_hz"])
         else:
             final = smooth(raw, fps, None, None)
 
-        gaze = _gaze(head, final, K, tracks, whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0, whittaker)
+        neutral = head.fit.neutral(head.model)
+        lam = whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0
+        gaze = _gaze(head.model, neutral, final, K, tracks, lam)
     solved = final.found  # landmarks found and a plausible head fitted to them
-
-    posed_landmarks = solver.base[None] + np.einsum("nck,tk->tnc", solver.E, final.weights)  # (T, 478, 3)
     errors = []
     for k, t in enumerate(tracks):
         if not solved[k]:
             errors.append(None)
             continue
-        err = np.linalg.norm(final.camera(k, K, width, height).project(posed_landmarks[k]) - t.points[:, :2], axis=1)
+        err = residuals(final, k)
         errors.append(err[t.visibility > 0] if (t.visibility > 0).any() else err)
 
     files: dict[str, bytes] = {}
@@ -157,12 +158,12 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     poses = [_head_pose(final.rotations[k]) for k in range(n)]
     names = list(head.model.expression_names)
     pose_rad = np.radians([[p["yaw"], p["pitch"], p["roll"]] for p in poses])
-    down = np.array([1.0, -1.0])  # outputs: pitch positive when turned down, as the head's pitch
-    eyes_rad = np.concatenate([gaze["eye_left"][1] * down, np.zeros((n, 1)), gaze["eye_right"][1] * down, np.zeros((n, 1))], axis=1)
+    # outputs give the gaze as (yaw, pitch) with pitch positive when turned down, as the head's pitch
+    seen = {side: gaze[f"eye_{side}"][1] * [1.0, -1.0] for side in ("left", "right")}
+    eyes_rad = np.concatenate([seen["left"], np.zeros((n, 1)), seen["right"], np.zeros((n, 1))], axis=1)
     files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
-    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, gaze, head, errors)
     skin = head.model.part("skin")
-    neutral = head.fit.neutral(head.model)
+    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors)
     if opts["preview_video"]:
         from recon_face.video_preview import PreviewVideo
 
@@ -200,7 +201,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             entry["status"] = t.status
             entry["reprojection_error_px"] = {"median": round(float(np.median(errors[k])), 3), "max": round(float(errors[k].max()), 3)}
         entry["head_pose_deg"] = poses[k]
-        entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in gaze[f"eye_{side}"][1][k] * down] for side in ("left", "right")}
+        entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in seen[side][k]] for side in ("left", "right")}
         entry["expression"] = {nm: round(float(x), 3) for nm, x in zip(names, final.weights[k]) if x >= 0.05}
         report_views.append(entry)
     medians = [float(np.median(e)) for e in errors if e is not None]
@@ -232,17 +233,17 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     )
 
 
-def _gaze(head: Any, fit: Any, K: np.ndarray, tracks: list[Any], lam: float, whittaker: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each eyeball's centre (head frame) and (T, 2) yaw and pitch (radians) per frame, from the
-    iris landmarks (:func:`recon_face.video_fit.fit_gaze`), smoothed like the weights."""
-    from recon_face.video_fit import fit_gaze
+def _gaze(model: Any, neutral: np.ndarray, fit: Any, K: np.ndarray, tracks: list[Any], lam: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each eyeball's centre (head frame) and (T, 2) yaw and pitch (radians, pitch up positive)
+    per frame, from the iris landmarks (:func:`recon_face.video_fit.fit_gaze`), smoothed like the
+    weights (``lam``); ``neutral`` is the person's head (model vertices)."""
+    from recon_face.video_fit import fit_gaze, whittaker
 
-    neutral = head.fit.neutral(head.model)
     found = fit.found.astype(np.float64)
-    landmarks = head.model.landmark_points(neutral).astype(np.float64)  # the iris landmarks on the model, at rest
+    landmarks = model.landmark_points(neutral).astype(np.float64)  # the iris landmarks on the model, at rest
     out = {}
     for part, iris in (("eye_left", IRIS_LEFT), ("eye_right", IRIS_RIGHT)):
-        centre = head.model.part(part).vertices(neutral).astype(np.float64).mean(0)
+        centre = model.part(part).vertices(neutral).astype(np.float64).mean(0)
         angles = fit_gaze(fit, K, centre, landmarks[iris], [None if not fit.found[k] else t.points[iris, :2] for k, t in enumerate(tracks)])
         out[part] = (centre, whittaker(angles, found, lam))
     return out
@@ -258,13 +259,16 @@ def _eye_keys(centre: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nd
     return centre - R @ centre, Rotation.from_matrix(R).as_quat()
 
 
-def _tracking_npz(tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarray, fit: Any, names: list[str], gaze: dict, head: Any, errors: list[Any]) -> bytes:
+def _tracking_npz(
+    tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarray, fit: Any, names: list[str], gaze: dict[str, np.ndarray],
+    skin: Any, neutral: np.ndarray, expression: np.ndarray, errors: list[Any],
+) -> bytes:
     """``tracking.npz``: everything per frame as arrays, for code (re-enactment, avatars): the
-    head-to-camera ``R``, ``t`` (OpenCV) and ``K``; the weights, gaze (radians), landmarks and
-    their error; the skin's neutral vertices, faces and 51 expression offsets (head frame)."""
+    head-to-camera ``R``, ``t`` (OpenCV) and ``K``; the weights, gaze (``gaze``: per side (T, 2)
+    yaw and pitch, radians, pitch down positive), landmarks and their error; the skin's neutral
+    vertices, faces and 51 expression offsets (head frame)."""
     from recon.npz import npz_bytes
 
-    skin = head.model.part("skin")
     arrays = {
         "times": times.astype(np.float64),
         "frame_index": np.array([t.index if t.index is not None else t.position for t in tracks], dtype=np.int64),
@@ -278,11 +282,11 @@ def _tracking_npz(tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarra
         "t": fit.translations,
         "weights": fit.weights.astype(np.float32),
         "weight_names": np.array(names),
-        "gaze_left": (gaze["eye_left"][1] * [1.0, -1.0]).astype(np.float32),  # yaw, pitch (down positive)
-        "gaze_right": (gaze["eye_right"][1] * [1.0, -1.0]).astype(np.float32),
-        "skin_neutral": skin.vertices(head.fit.neutral(head.model)).astype(np.float32),
+        "gaze_left": gaze["left"].astype(np.float32),
+        "gaze_right": gaze["right"].astype(np.float32),
+        "skin_neutral": skin.vertices(neutral).astype(np.float32),
         "skin_faces": skin.faces.astype(np.int64),
-        "skin_expression": np.stack([skin.vertices(e) for e in head.model.expression]).astype(np.float32),
+        "skin_expression": np.stack([skin.vertices(e) for e in expression]).astype(np.float32),
     }
     return npz_bytes(arrays)
 

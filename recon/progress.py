@@ -24,6 +24,11 @@ class StageTask:
         if self._progress is not None:
             self._progress.update(self._task_id, total=total)
 
+    def describe(self, text: str) -> None:
+        """Replace the bar's label (a running figure: ``train 24.1 dB``)."""
+        if self._progress is not None:
+            self._progress.update(self._task_id, description=text)
+
 
 def _RateColumn() -> Any:
     """A rich column: items per second of a stage with more than one step (frames per second)."""

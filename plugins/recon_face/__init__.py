@@ -48,6 +48,15 @@ def find_faces(image: Any) -> list[Any]:
     return detect_faces(image)
 
 
+def read_livelink_csv(path: Any, names: Any) -> Any:
+    """Weights (T, len(names)) and head yaw, pitch, roll (T, 3, radians, or ``None``) from a
+    Live Link Face CSV (:func:`recon_face.livelink.read_livelink_csv`). Part of this plugin's
+    public API."""
+    from recon_face.livelink import read_livelink_csv as read
+
+    return read(path, names)
+
+
 def _accepts(inputs: Inputs) -> bool:
     """Photos (still images, no video frames) that carry no calibration."""
     frames = inputs.frames

@@ -14,6 +14,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -73,3 +74,36 @@ def livelink_csv(
         row += [f"{v:.6f}" for v in (*shapes, *head_pose_rad[k], *eyes[k])]
         writer.writerow(row)
     return out.getvalue().encode()
+
+
+def read_livelink_csv(path: Path, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """Expression weights (T, len(names)) in [0, 1] and, when the file has them, head yaw, pitch,
+    roll (T, 3, radians) from a Live Link Face CSV (recon's or the app's: blendshape columns named
+    as ARKit's, first letter in either case; shapes it lacks are 0).
+
+    :raises BadInputError: the file is unreadable, has no ARKit column or a value that is not a number.
+    """
+    from recon.errors import BadInputError
+
+    try:
+        rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8-sig"))))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{path}: cannot read it as a CSV file ({exc}); give a Live Link Face CSV") from None
+    if not rows:
+        raise BadInputError(f"{path}: empty; give a Live Link Face CSV (a header row of ARKit names, one row per frame)")
+    header = {h.strip().lower(): i for i, h in enumerate(rows[0])}
+    columns = [header.get(n.lower()) for n in names]
+    if all(c is None for c in columns):
+        raise BadInputError(f"{path}: no ARKit blendshape column (e.g. EyeBlinkLeft, JawOpen); give a Live Link Face CSV")
+    pose_cols = [header.get(n.lower()) for n in POSE_COLUMNS[:3]]
+    body = [r for r in rows[1:] if any(cell.strip() for cell in r)]
+    if not body:
+        raise BadInputError(f"{path}: a header but no frames; give a Live Link Face CSV with one row per frame")
+    try:
+        weights = np.array([[float(r[c]) if c is not None else 0.0 for c in columns] for r in body])
+        pose = np.array([[float(r[c]) for c in pose_cols] for r in body]) if None not in pose_cols else None
+    except (ValueError, IndexError) as exc:
+        raise BadInputError(f"{path}: a row that is not numbers in every column ({exc}); fix or re-export the CSV") from None
+    if not np.isfinite(weights).all() or (pose is not None and not np.isfinite(pose).all()):
+        raise BadInputError(f"{path}: holds NaN or infinite values; fix or re-export the CSV")
+    return np.clip(weights, 0.0, 1.0).astype(np.float32), pose

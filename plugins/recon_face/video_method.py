@@ -163,7 +163,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     eyes_rad = np.concatenate([seen["left"], np.zeros((n, 1)), seen["right"], np.zeros((n, 1))], axis=1)
     files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
     skin = head.model.part("skin")
-    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors)
+    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors, head.meshes)
     if opts["preview_video"]:
         from recon_face.video_preview import PreviewVideo
 
@@ -261,12 +261,14 @@ def _eye_keys(centre: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _tracking_npz(
     tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarray, fit: Any, names: list[str], gaze: dict[str, np.ndarray],
-    skin: Any, neutral: np.ndarray, expression: np.ndarray, errors: list[Any],
+    skin: Any, neutral: np.ndarray, expression: np.ndarray, errors: list[Any], meshes: list[Any],
 ) -> bytes:
     """``tracking.npz``: everything per frame as arrays, for code (re-enactment, avatars): the
     head-to-camera ``R``, ``t`` (OpenCV) and ``K``; the weights, gaze (``gaze``: per side (T, 2)
     yaw and pitch, radians, pitch down positive), landmarks and their error; the skin's neutral
-    vertices, faces and 51 expression offsets (head frame)."""
+    vertices, faces and 51 expression offsets (head frame); and the textured head as ``mesh.glb``
+    has it: ``head_parts`` (names) and per part ``<name>_vertices``, ``_faces``, ``_uvs``,
+    ``_texture`` and ``_expression`` (51 offsets, zero where a shape does not move the part)."""
     from recon.npz import npz_bytes
 
     arrays = {
@@ -287,7 +289,15 @@ def _tracking_npz(
         "skin_neutral": skin.vertices(neutral).astype(np.float32),
         "skin_faces": skin.faces.astype(np.int64),
         "skin_expression": np.stack([skin.vertices(e) for e in expression]).astype(np.float32),
+        "head_parts": np.array([m.name for m in meshes]),
     }
+    for m in meshes:
+        zero = np.zeros_like(m.vertices)
+        arrays[f"{m.name}_vertices"] = m.vertices
+        arrays[f"{m.name}_faces"] = m.faces
+        arrays[f"{m.name}_uvs"] = m.uvs
+        arrays[f"{m.name}_texture"] = m.texture
+        arrays[f"{m.name}_expression"] = np.stack([m.morph_targets.get(nm, zero) for nm in names]).astype(np.float32)
     return npz_bytes(arrays)
 
 

@@ -7,9 +7,6 @@ a long clip at :data:`MAX_SIDE` pixels is a few megabytes) and handed to the run
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
-
 import numpy as np
 
 from recon.structures import Camera
@@ -19,27 +16,23 @@ RASTER_STEP = 2  # the head is rasterized at half the preview's size (4x cheaper
 
 
 class PreviewVideo:
-    """An H.264 MP4 in memory at ``fps``, frames of ``width`` x ``height`` scaled to :data:`MAX_SIDE`."""
+    """An H.264 MP4 in memory (:class:`recon.mp4.Mp4Writer`) at ``fps``, frames of ``width`` x ``height`` scaled to :data:`MAX_SIDE`."""
 
     def __init__(self, fps: float, width: int, height: int, max_side: int = MAX_SIDE) -> None:
-        import av
+        from recon.mp4 import Mp4Writer, even_size
 
         self.scale = min(1.0, max_side / max(width, height))
-        self.size = (2 * max(1, round(width * self.scale / 2)), 2 * max(1, round(height * self.scale / 2)))  # even, for yuv420p
-        self.buffer = io.BytesIO()
-        self.container = av.open(self.buffer, "w", format="mp4")
-        rate = Fraction(fps).limit_denominator(1001)
-        self.stream = self.container.add_stream("libx264", rate=rate)
-        self.stream.width, self.stream.height = self.size
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": "23", "preset": "veryfast"}
-        self.frames = 0
+        self.size = even_size(width, height, self.scale)
+        self.writer = Mp4Writer(fps, self.size)
+
+    @property
+    def frames(self) -> int:
+        return self.writer.frames
 
     def add(self, image: np.ndarray, camera: Camera, mesh: tuple[np.ndarray, np.ndarray] | None, landmarks: np.ndarray | None) -> None:
         """One frame: ``image`` with the wireframe of ``mesh`` (vertices, faces; ``None``: no
         head) as ``camera`` sees it, its faces turned away left out, and ``landmarks`` (N, 2+)
         dotted in green."""
-        import av
         from PIL import Image
 
         w, h = self.size
@@ -51,17 +44,11 @@ class PreviewVideo:
             xy = np.round((np.asarray(landmarks)[:, :2] + 0.5) * (sx, sy) - 0.5).astype(int)
             ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
             photo[xy[ok, 1], xy[ok, 0]] = (40, 230, 60)
-        frame = av.VideoFrame.from_ndarray(photo, format="rgb24")
-        for packet in self.stream.encode(frame):
-            self.container.mux(packet)
-        self.frames += 1
+        self.writer.add(photo)
 
     def finish(self) -> bytes:
         """The MP4's bytes (the encoder flushed, the container closed)."""
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
-        return self.buffer.getvalue()
+        return self.writer.finish()
 
 
 def _draw_wireframe(photo: np.ndarray, camera: Camera, vertices: np.ndarray, faces: np.ndarray, scale: tuple[float, float], samples: int = 6) -> None:

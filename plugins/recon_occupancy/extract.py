@@ -1,12 +1,10 @@
-"""From an occupancy grid to a closed, manifold triangle mesh: PyTorch3D marching cubes, crack
-repair, small-component removal, and checks.
+"""From an occupancy grid to a closed, manifold triangle mesh: marching cubes
+(:func:`recon.isosurface.marching_cubes`, crack-free), crack repair, small-component removal,
+and checks.
 
 Values are occupancy logits (inside > 0) on a regular grid whose index (i, j, k) is (x, y, z).
-PyTorch3D's marching cubes snaps a vertex onto a grid corner whose value is within 1e-5 of the
-iso-level, and then gives one corner several vertex ids, which leaves cracks; the logits are
-scaled by 1e4 after values within 1e-3 of zero are nudged off it (and all clipped to +-50), so
-nothing snaps. Bourke's table can
-still leave a crack at an ambiguous cube face; such small boundary loops are closed with a fan.
+Bourke's table can still leave a crack at an ambiguous cube face; such small boundary loops are
+closed with a fan.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_SCALE = 1e4
+from recon.isosurface import marching_cubes
 
 
 @dataclass
@@ -26,25 +24,6 @@ class Surface:
     faces: np.ndarray
     repaired_loops: int = 0
     removed_components: int = 0
-
-
-def marching_cubes(values: np.ndarray, origin: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Iso-surface at logit 0 of ``values`` (X, Y, Z); faces wind counter-clockwise seen from outside."""
-    import torch
-    from pytorch3d.ops.marching_cubes import marching_cubes as p3d_marching_cubes
-
-    # logits beyond +-50 only say "far inside/outside"; |logit| < 1e-3 (a shift of the surface by
-    # ~1e-3 cells) is pushed off zero so no vertex comes within PyTorch3D's snapping distance
-    vol = np.clip(np.asarray(values, dtype=np.float64), -50.0, 50.0)
-    tiny = np.abs(vol) < 1e-3
-    vol[tiny] = np.where(vol[tiny] < 0, -1e-3, 1e-3)
-    vol = (vol * _SCALE).astype(np.float32)
-    verts, faces = p3d_marching_cubes(torch.from_numpy(np.ascontiguousarray(vol.transpose(2, 1, 0)))[None], 0.0, return_local_coords=False)
-    if len(verts[0]) == 0:
-        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
-    v = verts[0].numpy().astype(np.float64) * step + origin
-    f = faces[0].numpy().astype(np.int64)[:, ::-1]  # PyTorch3D winds inward for inside > iso
-    return v, np.ascontiguousarray(f)
 
 
 def _directed_edges(f: np.ndarray) -> np.ndarray:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from recon_occupancy.extract import boundary_loops, close_cracks, extract_surface, manifold_report, marching_cubes
+from recon.isosurface import marching_cubes
+from recon_occupancy.extract import boundary_loops, close_cracks, extract_surface, manifold_report
 
 
 def grid(n: int = 48) -> np.ndarray:

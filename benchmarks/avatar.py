@@ -2,7 +2,7 @@
 rendering speed, on the shared real clips.
 
 Run with the project's interpreter: ``.venv/bin/python benchmarks/avatar.py [--clips wojtek]
-[--device cuda] [--work DIR]``. Prints JSON on stdout, progress on stderr. Needs ``../shared/data``.
+[--device cuda] [--work DIR] [--picture docs/avatar_heldout.png]``. Prints JSON on stdout, progress on stderr. Needs ``../shared/data``.
 
 For each clip (``../shared/data/face_video``: ``metrical_tracker/{wojtek,justin}/video.mp4``,
 ``face_recognition/short_hamilton_clip.mp4``) ``recon avatar train`` runs in-process with the
@@ -111,6 +111,7 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--work", type=Path, default=None, help="Where the avatars go (kept; a rerun resumes). Default: a temporary folder.")
+    parser.add_argument("--picture", type=Path, default=None, help="Copy the first clip's heldout.png here (the README's is docs/avatar_heldout.png).")
     args = parser.parse_args()
     missing = [str(CLIPS[c]) for c in args.clips if not CLIPS[c].is_file()]
     if missing:
@@ -119,6 +120,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
     results = {name: bench_clip(name, CLIPS[name], work, args.device) for name in args.clips}
+    if args.picture is not None:
+        args.picture.write_bytes((work / args.clips[0] / "heldout.png").read_bytes())
     print(json.dumps({
         "benchmark": "avatar",
         "device": args.device,

@@ -20,4 +20,4 @@ def test_the_avatar_beats_the_mesh_on_held_out_frames(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     held = json.loads(done.stdout)["heldout"]
     assert held["frames"] == 4
-    assert held["avatar"]["psnr_db"] > held["mesh"]["psnr_db"] + 0.5, held
+    assert held["psnr_gain_db"] > 1.0 and held["face_psnr_gain_db"] > 0.0, held  # measured 4.8 and 1.3 dB

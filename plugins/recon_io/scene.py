@@ -23,6 +23,9 @@ A folder is a scene when it holds one of these (checked in this order):
 3. An MVSNet layout: ``cams/<id>_cam.txt`` (see :func:`recon.cameras.from_mvsnet`) and
    ``images/<id>.<ext>``; each frame's :class:`recon.cameras.DepthRange` goes in
    ``Frame.meta["depth_range"]``.
+4. A sequence (DeepVideoMVS's layout): ``K.txt`` (3x3 intrinsics shared by every frame),
+   ``poses.txt`` (one CAMERA-TO-WORLD 4x4 pose per line, 16 numbers row-major, metres) and
+   ``images/``, in the order of ``frames.txt`` when present (one file name per line), else sorted.
 
 Every frame carries a :class:`recon.structures.Camera` named after its image file, a mask from the
 image's alpha channel (or the ``mask`` file), and the bounds as a (2, 3) array in
@@ -48,10 +51,13 @@ CAMERAS_JSON = "cameras.json"
 
 
 def is_scene_folder(path: Path) -> bool:
-    """True for a folder holding ``cameras.json``, a ``*_par.txt`` or ``cams/*_cam.txt`` + ``images/``."""
+    """True for a folder holding ``cameras.json``, a ``*_par.txt``, ``cams/*_cam.txt`` + ``images/``
+    or ``K.txt`` + ``poses.txt`` + ``images/``."""
     if not path.is_dir():
         return False
     if (path / CAMERAS_JSON).is_file() or any(path.glob("*_par.txt")):
+        return True
+    if (path / "images").is_dir() and (path / "K.txt").is_file() and (path / "poses.txt").is_file():
         return True
     return (path / "images").is_dir() and any((path / "cams").glob("*_cam.txt"))
 
@@ -67,6 +73,9 @@ def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
             raise BadInputError(f"{path}: several camera files ({names}); keep one *_par.txt per folder")
         camera_file = pars[0]
         frames = _read_middlebury(camera_file)
+    elif (path / "poses.txt").is_file() and (path / "K.txt").is_file():
+        camera_file = path / "poses.txt"
+        frames = _read_sequence(path)
     elif is_scene_folder(path):
         camera_file = path / "cams"
         frames = _read_mvsnet(path)
@@ -192,6 +201,50 @@ def _read_mvsnet(folder: Path) -> list[Frame]:
         frame.meta["depth_range"] = depth
         frames.append(frame)
     return frames
+
+
+def _numbers(file: Path, line: str, count: int, what: str) -> np.ndarray:
+    try:
+        values = np.array([float(x) for x in line.split()], dtype=np.float64)
+    except ValueError:
+        raise BadInputError(f"{file}: {_printable(line[:60])!r} is not {count} numbers; write {what}") from None
+    if len(values) != count:
+        raise BadInputError(f"{file}: a line of {len(values)} numbers; write {what}")
+    return values
+
+
+def _read_sequence(folder: Path) -> list[Frame]:
+    """A sequence folder (layout 4 of the module docstring)."""
+    k_file, pose_file = folder / "K.txt", folder / "poses.txt"
+    K = _numbers(k_file, " ".join(_text(k_file).split()), 9, "the 3x3 intrinsic matrix (9 numbers)").reshape(3, 3)
+    lines = [ln for ln in _text(pose_file).splitlines() if ln.strip()]
+    listing = folder / "frames.txt"
+    if listing.is_file():
+        names = [ln.strip() for ln in _text(listing).splitlines() if ln.strip()]
+    else:
+        names = sorted(p.name for p in (folder / "images").iterdir() if p.is_file() and not p.name.startswith("."))
+    if len(lines) != len(names):
+        raise BadInputError(f"{pose_file}: {len(lines)} poses for {len(names)} images; write one camera-to-world pose per image, in order")
+    frames = []
+    for k, (name, line) in enumerate(zip(names, lines)):
+        pose = _numbers(pose_file, line, 16, "a camera-to-world 4x4 matrix, 16 numbers row-major").reshape(4, 4)
+        label = f"line {k + 1} ({name})"
+        if not np.isfinite(pose).all():
+            raise BadInputError(f"{pose_file}: {label}: the pose holds NaN or infinite numbers; write finite numbers")
+        if np.abs(pose[3] - [0.0, 0.0, 0.0, 1.0]).max() > 1e-6:
+            raise BadInputError(f"{pose_file}: {label}: the last row is not 0 0 0 1; write a camera-to-world 4x4 matrix")
+        frame = _load(folder / "images" / name, pose_file)
+        R = pose[:3, :3].T
+        camera = _camera(pose_file, label, K, R, -R @ pose[:3, 3], frame.width, frame.height, name=name)
+        frames.append(_attach(frame, camera, pose_file, None))
+    return frames
+
+
+def _text(file: Path) -> str:
+    try:
+        return file.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise BadInputError(f"{file}: cannot read it ({_reason(exc)})") from None
 
 
 # -- validation ------------------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Multi-view stereo figures (in progress): plane-sweep depth on real frames with ground truth.
+
+Run with the project's interpreter: ``.venv/bin/python benchmarks/mvs.py [--frames N]``. Prints
+JSON on stdout, progress on stderr. Needs ``../shared/data``.
+
+``../shared/data/multiview_scene/hololens_dvmvs_000``: 40 frames of a real indoor sequence (540x360,
+camera-to-world poses, ground-truth depth in millimetres). For each frame, the 5 source views of
+:func:`recon_mvs.views.select_sources` and :func:`recon_mvs.planesweep.plane_sweep` over 0.3-6 m
+(the range the issue's peer was run with) at half resolution (270x180, NCC over 15x15 pixels,
+64 planes); the depth is compared with the ground truth where it has a measurement (nearest
+upsampling to 540x360): median and mean absolute relative error, the share of pixels within a
+factor 1.25 and within 10 %, and seconds per view. The peer's figures from the issue
+(PatchmatchNet, DTU-trained, on this machine's CPU: median absolute relative error 0.084, 90.5 %
+within 1.25, 0.74 s a view) are printed beside them for context; the MVSNet is not built yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENE = ROOT.parent / "shared" / "data" / "multiview_scene" / "hololens_dvmvs_000"
+PEER = {"name": "PatchmatchNet (issue 12)", "median_abs_rel": 0.084, "within_1.25": 0.905, "s_per_view": 0.74}
+SETTINGS = {"scale": 0.5, "window": 15, "planes": 64, "sources": 5, "near_m": 0.3, "far_m": 6.0}
+
+
+def log(text: str) -> None:
+    print(f"[mvs bench] {text}", file=sys.stderr, flush=True)
+
+
+def depth_scores(depth: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Errors of ``depth`` against ``truth`` (metres, 0 = no measurement) over the measured pixels."""
+    m = truth > 0
+    d, g = depth[m].astype(np.float64), truth[m].astype(np.float64)
+    rel = np.abs(d - g) / g
+    ratio = np.maximum(d / g, g / d)
+    return {"median_abs_rel": float(np.median(rel)), "mean_abs_rel": float(rel.mean()), "within_1.25": float((ratio < 1.25).mean()), "within_10pct": float((rel < 0.1).mean())}
+
+
+def main() -> None:
+    from PIL import Image
+
+    from recon_io.scene import read_scene
+    from recon_mvs.planesweep import downscale, plane_sweep
+    from recon_mvs.views import select_sources
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=40, help="Reference frames (evenly spread over the 40).")
+    args = parser.parse_args()
+    if not SCENE.is_dir():
+        sys.exit(f"mvs bench: missing shared data: {SCENE}")
+    load_before = os.getloadavg()
+    frames = read_scene(SCENE, {}).frames
+    cameras = [f.camera for f in frames]
+    small = [downscale(f.image, f.camera, SETTINGS["scale"]) for f in frames]
+    refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
+    per_view = []
+    for ref in refs:
+        sources = select_sources(cameras, int(ref), SETTINGS["sources"], depth=1.5)
+        start = time.perf_counter()
+        result = plane_sweep(*small[ref], [small[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"], planes=SETTINGS["planes"], window=SETTINGS["window"])
+        seconds = time.perf_counter() - start
+        name = Path(frames[ref].source).name
+        truth = np.asarray(Image.open(SCENE / "depth" / name)).astype(np.float32) / 1000.0
+        depth = np.asarray(Image.fromarray(result.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST))
+        scores = depth_scores(depth, truth)
+        per_view.append({"frame": name, "sources": [Path(frames[i].source).name for i in sources], "s": round(seconds, 3), **{k: round(v, 4) for k, v in scores.items()}})
+        log(f"{name}: median abs rel {scores['median_abs_rel']:.3f}, within 1.25 {scores['within_1.25']:.3f}, {seconds:.2f} s")
+    keys = ("median_abs_rel", "mean_abs_rel", "within_1.25", "within_10pct")
+    print(json.dumps({
+        "benchmark": "mvs",
+        "scene": str(SCENE.relative_to(ROOT.parent)),
+        "settings": SETTINGS,
+        "plane_sweep": {**{k: round(float(np.mean([v[k] for v in per_view])), 4) for k in keys}, "s_per_view": round(float(np.mean([v["s"] for v in per_view])), 3), "views": len(per_view)},
+        "peer": PEER,
+        "cpu_count": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "per_view": per_view,
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -12,8 +12,14 @@ from recon.cli.app import get_host
 
 
 def _device_name(device: str) -> str:
-    from recon.device import pick_device
+    """``cpu`` or ``cuda`` for ``--device`` (``auto``: CUDA when there is a GPU)."""
+    import torch
 
+    from recon.device import pick_device
+    from recon.errors import UsageError
+
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: PyTorch sees no CUDA GPU on this machine; use --device cpu (or auto)")
     return pick_device(None if device == "auto" else device).type
 
 

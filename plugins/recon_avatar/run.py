@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -110,15 +111,27 @@ def train_avatar(
     host: Any, clip: Path, out: Path, settings: TrainSettings, device: str = "cpu", tracking: Path | None = None,
     read_options: dict[str, Any] | None = None, restart: bool = False, quiet: bool = True, export: bool = True, checkpoint_every: int = 0,
 ) -> dict[str, Any]:
-    """Train (or resume) the avatar of ``clip`` into ``out`` and return its report."""
-    import torch
+    """Train (or resume) the avatar of ``clip`` into ``out`` and return its report. A run that
+    created ``out`` and fails before its first checkpoint removes it again."""
+    check_folder(out)
+    created = not out.exists()
+    try:
+        return _train_avatar(host, clip, out, settings, device, tracking, read_options or {}, restart, quiet, export, checkpoint_every)
+    except BaseException:
+        if created and not (out / FILENAME).exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _train_avatar(
+    host: Any, clip: Path, out: Path, settings: TrainSettings, device: str, tracking: Path | None,
+    read_options: dict[str, Any], restart: bool, quiet: bool, export: bool, checkpoint_every: int,
+) -> dict[str, Any]:
     from PIL import Image
 
     from recon.device import pick_device
     from recon_avatar.evaluate import summary
 
-    read_options = read_options or {}
-    check_folder(out)
     torch_device = pick_device(device)
     out.mkdir(parents=True, exist_ok=True)
     state = resume_state(out, settings, restart)

@@ -23,6 +23,7 @@ def test_a_clip_too_short(wojtek_frames: Path, tmp_path: Path) -> None:
         shutil.copy(p, clip / p.name)
     done = recon("avatar", "train", str(clip), "-o", str(tmp_path / "a"), *TINY)
     assert done.returncode == 3 and "only 5 frames with a tracked face" in _one_line(done.stderr)
+    assert not (tmp_path / "a").exists()  # nothing half-written
 
 
 def test_a_clip_without_a_face(shared_data: Path, tmp_path: Path) -> None:
@@ -34,7 +35,7 @@ def test_a_clip_without_a_face(shared_data: Path, tmp_path: Path) -> None:
     for k in range(12):
         shutil.copy(grass, clip / f"frame_{k:02d}.jpg")
     done = recon("avatar", "train", str(clip), "-o", str(tmp_path / "a"), *TINY)
-    assert done.returncode == 3 and "no face" in _one_line(done.stderr)
+    assert done.returncode == 3 and "no face" in _one_line(done.stderr) and not (tmp_path / "a").exists()
 
 
 @pytest.mark.parametrize("content", [b"", b"garbage" * 100], ids=["empty", "garbage"])
@@ -59,3 +60,12 @@ def test_a_missing_avatar(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     done = recon("avatar", "render", str(tmp_path / "empty"), "--turntable", "-o", str(tmp_path / "t.mp4"))
     assert done.returncode == 3 and "no avatar here" in _one_line(done.stderr)
+
+
+def test_cuda_without_a_gpu(wojtek_frames: Path, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    done = recon("avatar", "train", str(wojtek_frames), "-o", str(tmp_path / "a"), "--device", "cuda")
+    assert done.returncode == 2 and "no CUDA GPU" in _one_line(done.stderr) and not (tmp_path / "a").exists()

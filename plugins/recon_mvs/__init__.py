@@ -1,7 +1,8 @@
-"""Built-in multi-view stereo plugin (in progress): view selection (:mod:`recon_mvs.views`) and
-plane-sweep depth (:mod:`recon_mvs.planesweep`), measured against real ground-truth depth by
-``benchmarks/mvs.py``. Fusion, meshing and the MVSNet are not built yet, so it registers no
-method."""
+"""Built-in multi-view stereo plugin (in progress): view selection (:mod:`recon_mvs.views`),
+plane-sweep depth (:mod:`recon_mvs.planesweep`) and depth fusion into a coloured cloud with
+normals (:mod:`recon_mvs.fusion`), measured against real ground-truth depth by
+``benchmarks/mvs.py``. Meshing, texturing and the MVSNet are not built yet, so it registers no
+method and is not an entry point."""
 
 from __future__ import annotations
 

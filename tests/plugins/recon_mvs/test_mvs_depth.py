@@ -47,3 +47,33 @@ def test_plane_sweep_depth_against_ground_truth(hololens: tuple[Path, list]) -> 
     # confident pixels are more often right than the rest
     conf = np.asarray(Image.fromarray(result.confidence).resize(truth.shape[::-1], Image.Resampling.NEAREST))[m]
     assert within[conf > np.median(conf)].mean() > within[conf <= np.median(conf)].mean()
+
+
+def test_fusion_keeps_consistent_points_near_the_truth(hololens: tuple[Path, list]) -> None:
+    """Five neighbouring frames swept at an eighth of their size and fused: the points that two
+    sources confirm lie near the measured surface (measured: 829 points, median 4.2 cm at ~3 m),
+    and a view whose sources disagree with it (its depth scaled by 1.5) keeps almost nothing."""
+    from scipy.spatial import cKDTree
+
+    from recon_mvs.fusion import DepthView, backproject, fuse
+
+    folder, frames = hololens
+    picks = [18, 19, 20, 21, 22]
+    small = [downscale(frames[i].image, frames[i].camera, 0.125) for i in picks]
+    views = []
+    for k in range(len(picks)):
+        others = [small[j] for j in range(len(picks)) if j != k]
+        r = plane_sweep(*small[k], others, 0.3, 6.0, planes=48, window=5)
+        views.append(DepthView(r.depth, r.confidence, small[k][0], small[k][1]))
+    sources = [[j for j in range(len(picks)) if j != k] for k in range(len(picks))]
+    cloud, stats = fuse(views, sources)
+    assert len(cloud) > 200 and cloud.normals is not None and cloud.colors is not None
+    truth = []
+    for i in picks:
+        depth = np.asarray(Image.open(folder / "depth" / Path(frames[i].source).name)).astype(np.float64) / 1000
+        truth.append(backproject(depth, frames[i].camera)[depth > 0][::7])
+    distance = cKDTree(np.concatenate(truth)).query(cloud.points.astype(np.float64))[0]
+    assert np.median(distance) < 0.1
+    wrong = [DepthView(views[0].depth * 1.5, views[0].confidence, views[0].image, views[0].camera), *views[1:]]
+    _, bad = fuse(wrong, sources)
+    assert bad[0]["kept"] < 0.2 * stats[0]["kept"]

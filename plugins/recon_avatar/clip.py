@@ -18,7 +18,7 @@ from recon.errors import BadInputError
 from recon.structures import Camera
 
 HELD_OUT_EVERY = 10  # every 10th tracked frame is held out of training
-MIN_TRAINING_FRAMES = 9  # fewer tracked frames than this is too short a clip to learn a head from
+MIN_TRACKED_FRAMES = 10  # fewer tracked frames than this is too short a clip: 9 to learn from, 1 held out
 
 
 @dataclass
@@ -115,10 +115,10 @@ def split(tracking: Tracking) -> tuple[np.ndarray, np.ndarray]:
     """(training, held-out) positions among the tracked frames: every :data:`HELD_OUT_EVERY`-th
     tracked frame held out (the 10th, 20th, ...); bridged frames (no face) in neither."""
     tracked = np.flatnonzero(tracking.found)
-    if len(tracked) < MIN_TRAINING_FRAMES:
+    if len(tracked) < MIN_TRACKED_FRAMES:
         raise BadInputError(
             f"{tracking.path.parent}: only {len(tracked)} frames with a tracked face; an avatar needs at least "
-            f"{MIN_TRAINING_FRAMES} (give a longer clip, or a lower --fps)"
+            f"{MIN_TRACKED_FRAMES} (give a longer clip, or a lower --fps)"
         )
     held = (np.arange(len(tracked)) % HELD_OUT_EVERY) == HELD_OUT_EVERY - 1
     return tracked[~held], tracked[held]

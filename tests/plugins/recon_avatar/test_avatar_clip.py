@@ -9,7 +9,7 @@ import pytest
 
 from recon.errors import BadInputError
 from recon.structures import Camera
-from recon_avatar.clip import HELD_OUT_EVERY, MIN_TRAINING_FRAMES, Crop, Tracking, split
+from recon_avatar.clip import HELD_OUT_EVERY, MIN_TRACKED_FRAMES, Crop, Tracking, split
 
 
 class _Found:
@@ -27,8 +27,8 @@ def test_every_tenth_tracked_frame_is_held_out(tmp_path: Path) -> None:
 
 
 def test_a_short_clip_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(BadInputError, match=f"at least {MIN_TRAINING_FRAMES}"):
-        split(_Found(np.ones(MIN_TRAINING_FRAMES - 1, bool), tmp_path / "tracking.npz"))  # type: ignore[arg-type]
+    with pytest.raises(BadInputError, match=f"at least {MIN_TRACKED_FRAMES}"):
+        split(_Found(np.ones(MIN_TRACKED_FRAMES - 1, bool), tmp_path / "tracking.npz"))  # type: ignore[arg-type]
 
 
 def test_crop_intrinsics_follow_the_pixels() -> None:
@@ -55,3 +55,8 @@ def test_unreadable_tracking_is_named(tmp_path: Path) -> None:
     np.savez(bad, R=np.zeros((2, 3, 3)))  # an npz, but an old or foreign one
     with pytest.raises(BadInputError, match="face_video"):
         Tracking.load(bad)
+
+
+def test_the_shortest_clip_holds_one_frame_out(tmp_path: Path) -> None:
+    train, held = split(_Found(np.ones(MIN_TRACKED_FRAMES, bool), tmp_path / "tracking.npz"))  # type: ignore[arg-type]
+    assert len(held) == 1 and len(train) == MIN_TRACKED_FRAMES - 1

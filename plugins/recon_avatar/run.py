@@ -65,12 +65,15 @@ def tracked(host: Any, clip: Path, out: Path, tracking: Path | None, read_option
     return "tracking/tracking.npz"
 
 
-def resume_state(out: Path, settings: TrainSettings, restart: bool) -> dict[str, Any] | None:
-    """The saved training to go on from (``None``: start afresh)."""
+def resume_state(out: Path, settings: TrainSettings, restart: bool, clip: Path) -> dict[str, Any] | None:
+    """The saved training to go on from (``None``: start afresh); one of another clip or with
+    other settings is refused."""
     path = out / FILENAME
     if restart or not path.exists():
         return None
     state = load(path)
+    if Path(state.get("clip", "")).resolve() != clip.resolve():
+        raise UsageError(f"{path}: an avatar of {state.get('clip')}, not of {clip}; choose another -o, or --restart")
     saved = state.get("settings", {})
     same = {k: v for k, v in asdict(settings).items() if k != "iterations"}
     differ = sorted(k for k, v in same.items() if saved.get(k) != v)
@@ -134,7 +137,7 @@ def _train_avatar(
 
     torch_device = pick_device(device)
     out.mkdir(parents=True, exist_ok=True)
-    state = resume_state(out, settings, restart)
+    state = resume_state(out, settings, restart, clip)
     start = time.perf_counter()
     rel = tracked(host, clip, out, tracking, read_options, quiet)
     tracking_data = Tracking.load(out / rel)
@@ -143,7 +146,7 @@ def _train_avatar(
         resumed_at = int(state["step"]) if state is not None else 0
 
         def checkpoint(training: dict[str, Any]) -> None:
-            save(out / FILENAME, {**training, "tracking": rel, "clip": str(clip), "crop": data.crop.as_dict(), "device": str(torch_device)})
+            save(out / FILENAME, {**training, "tracking": rel, "clip": str(clip.resolve()), "crop": data.crop.as_dict(), "device": str(torch_device)})
 
         with stages.stage("train", total=settings.iterations) as task:
             avatar, figures = train(data, settings, torch_device, checkpoint, state, task, checkpoint_every)

@@ -77,6 +77,16 @@ def test_other_settings_do_not_resume(tiny_avatar: Path, wojtek_frames: Path, tm
     assert done.returncode == 2 and "size=24" in done.stderr and "--restart" in done.stderr
 
 
+def test_another_clip_does_not_resume(tiny_avatar: Path, shared_data: Path, tmp_path: Path) -> None:
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(tiny_avatar, out)
+    other = shared_data / "face_video" / "metrical_tracker" / "wojtek" / "video.mp4"
+    done = recon("avatar", "train", str(other), "-o", str(out), *TINY)
+    assert done.returncode == 2 and "an avatar of" in done.stderr and "--restart" in done.stderr
+
+
 @pytest.mark.blender
 def test_blender_opens_the_mesh_with_arkit_shape_keys(tiny_avatar: Path) -> None:
     pytest.importorskip("bpy")

@@ -26,7 +26,13 @@ def _device_name(device: str) -> str:
 @click.group("avatar")
 def avatar() -> None:
     """Dynamic neural head avatars: learn a person's head from one video, then render it under
-    new expressions and head poses."""
+    new expressions and head poses.
+
+    \b
+    Example:
+      recon avatar train clip.mp4 -o avatar/
+      recon avatar render avatar/ --turntable -o turntable.mp4
+    """
 
 
 @avatar.command("train")

@@ -37,20 +37,33 @@ def grey(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     return (0.299 * t[..., 0] + 0.587 * t[..., 1] + 0.114 * t[..., 2])[None, None]
 
 
+def box_mean(x: torch.Tensor, window: int) -> torch.Tensor:
+    """Mean of (B, C, H, W) ``x`` over a ``window`` x ``window`` square around each pixel (the
+    part inside the image), with summed-area tables: the cost does not grow with the window."""
+    r = window // 2
+    h, w = x.shape[-2:]
+    table = F.pad(x.to(torch.float64).cumsum(-1).cumsum(-2), (1, 0, 1, 0))
+    ys = torch.arange(h, device=x.device)
+    xs = torch.arange(w, device=x.device)
+    y0, y1 = (ys - r).clamp(0, h), (ys + r + 1).clamp(0, h)
+    x0, x1 = (xs - r).clamp(0, w), (xs + r + 1).clamp(0, w)
+    rows = table[..., y1, :] - table[..., y0, :]
+    total = rows[..., :, x1] - rows[..., :, x0]
+    count = ((y1 - y0)[:, None] * (x1 - x0)[None, :]).to(torch.float64)
+    return (total / count).to(x.dtype)
+
+
 def _moments(x: torch.Tensor, window: int) -> tuple[torch.Tensor, torch.Tensor]:
-    pad = window // 2
-    mean = F.avg_pool2d(x, window, 1, pad, count_include_pad=False)
-    var = F.avg_pool2d(x * x, window, 1, pad, count_include_pad=False) - mean * mean
-    return mean, var.clamp(min=0.0)
+    mean = box_mean(x, window)
+    return mean, (box_mean(x * x, window) - mean * mean).clamp(min=0.0)
 
 
 def ncc_cost(ref: torch.Tensor, warped: torch.Tensor, valid: torch.Tensor, window: int) -> torch.Tensor:
     """(B, 1, H, W) 1 - NCC of ``ref`` (1, 1, H, W) and each ``warped`` (B, 1, H, W) over a window;
     where ``valid`` is false (outside the source) the cost is NaN."""
-    pad = window // 2
     mr, vr = _moments(ref, window)
     mw, vw = _moments(warped, window)
-    cross = F.avg_pool2d(ref * warped, window, 1, pad, count_include_pad=False) - mr * mw
+    cross = box_mean(ref * warped, window) - mr * mw
     ncc = cross / torch.sqrt(vr * vw + 1e-6)
     return torch.where(valid, 1.0 - ncc.clamp(-1.0, 1.0), torch.full_like(ncc, float("nan")))
 

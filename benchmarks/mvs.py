@@ -47,6 +47,36 @@ def depth_scores(depth: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"median_abs_rel": float(np.median(rel)), "mean_abs_rel": float(rel.mean()), "within_1.25": float((ratio < 1.25).mean()), "within_10pct": float((rel < 0.1).mean())}
 
 
+WEIGHTS = ROOT / "plugins" / "recon_mvs" / "data" / "mvsnet.pt"
+
+
+def _mvsnet(path: Path):  # noqa: ANN202
+    """The network from shipped weights or a training checkpoint."""
+    import torch
+
+    from recon_mvs.mvsnet import MVSNet, load_mvsnet
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if isinstance(state, dict) and "net" in state:
+        net = MVSNet()
+        net.load_state_dict(state["net"])
+        return net.eval()
+    return load_mvsnet(path)
+
+
+def _summary(learned: list[dict], sweep: list[dict], path: Path, scale: float) -> dict:
+    """The MVSNet's mean scores and its gains over the plane sweep on the same views (relative)."""
+    keys = ("median_abs_rel", "mean_abs_rel", "within_1.25", "within_10pct")
+    mine = {k: round(float(np.mean([v[k] for v in learned])), 4) for k in keys}
+    base = {k: float(np.mean([v[k] for v in sweep])) for k in keys}
+    return {
+        **mine, "s_per_view": round(float(np.mean([v["s"] for v in learned])), 3), "weights": str(path), "input_scale": scale,
+        "abs_rel_reduction": round(1 - mine["median_abs_rel"] / base["median_abs_rel"], 4),
+        "within_10pct_gain": round(mine["within_10pct"] / base["within_10pct"] - 1, 4),
+        "meets_20pct": bool(1 - mine["median_abs_rel"] / base["median_abs_rel"] >= 0.2 and mine["within_10pct"] / base["within_10pct"] - 1 >= 0.2),
+    }
+
+
 def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
     """Fuse every view's depth (:func:`recon_mvs.fusion.fuse`) and score the cloud against the
     ground-truth depth of all frames back-projected: accuracy (fused point to nearest truth) and
@@ -87,7 +117,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40, help="Reference frames (evenly spread over the 40).")
+    parser.add_argument("--mvsnet", type=Path, default=WEIGHTS, help="MVSNet weights (or a training checkpoint of assets/mvsnet/train_mvsnet.py); default: the shipped ones, when there.")
+    parser.add_argument("--mvsnet-scale", type=float, default=1.0, help="The MVSNet's input size relative to the 540x360 frames.")
     args = parser.parse_args()
+    net = _mvsnet(args.mvsnet) if args.mvsnet is not None and args.mvsnet.is_file() else None
     if not SCENE.is_dir():
         sys.exit(f"mvs bench: missing shared data: {SCENE}")
     load_before = os.getloadavg()
@@ -95,7 +128,8 @@ def main() -> None:
     cameras = [f.camera for f in frames]
     small = [downscale(f.image, f.camera, SETTINGS["scale"]) for f in frames]
     refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
-    per_view, views, chosen = [], {}, {}
+    per_view, views, chosen, learned = [], {}, {}, []
+    big = [downscale(f.image, f.camera, args.mvsnet_scale) for f in frames] if net is not None else None
     for ref in refs:
         sources = select_sources(cameras, int(ref), SETTINGS["sources"], depth=1.5)
         start = time.perf_counter()
@@ -108,6 +142,12 @@ def main() -> None:
         depth = np.asarray(Image.fromarray(result.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST))
         scores = depth_scores(depth, truth)
         per_view.append({"frame": name, "sources": [Path(frames[i].source).name for i in sources], "s": round(seconds, 3), **{k: round(v, 4) for k, v in scores.items()}})
+        if net is not None:
+            from recon_mvs.mvsnet import mvsnet_depth
+
+            start = time.perf_counter()
+            out = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
+            learned.append({"s": time.perf_counter() - start, **depth_scores(np.asarray(Image.fromarray(out.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST)), truth)})
         log(f"{name}: median abs rel {scores['median_abs_rel']:.3f}, within 1.25 {scores['within_1.25']:.3f}, {seconds:.2f} s")
     keys = ("median_abs_rel", "mean_abs_rel", "within_1.25", "within_10pct")
     fused = fusion_scores(views, chosen, frames) if len(views) == len(frames) else None
@@ -116,6 +156,7 @@ def main() -> None:
         "scene": str(SCENE.relative_to(ROOT.parent)),
         "settings": SETTINGS,
         "plane_sweep": {**{k: round(float(np.mean([v[k] for v in per_view])), 4) for k in keys}, "s_per_view": round(float(np.mean([v["s"] for v in per_view])), 3), "views": len(per_view)},
+        "mvsnet": _summary(learned, per_view, args.mvsnet, args.mvsnet_scale) if learned else None,
         "fusion": fused,
         "peer": PEER,
         "cpu_count": os.cpu_count(),

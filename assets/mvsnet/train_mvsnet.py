@@ -1,0 +1,110 @@
+"""Train recon's MVSNet (:mod:`recon_mvs.mvsnet`) on synthetic rooms (:mod:`recon_mvs.synthetic`)
+and write its weights to ``plugins/recon_mvs/data/mvsnet.pt`` (float16) with ``mvsnet.json``.
+
+Run with the project's interpreter: ``.venv/bin/python assets/mvsnet/train_mvsnet.py
+[--iterations N] [--checkpoint FILE]``. Every sample is a new random room seen from three views
+(192x128, depth 0.3-6 m); the loss is the smooth-L1 error of the predicted inverse depth,
+upsampled to the image, against the rendered one, in units of the plane spacing. The training state
+is saved to ``--checkpoint`` (default ``assets/mvsnet/checkpoint.pt``, kept in version control so
+a later session goes on from it)
+every minute and resumed from there, so a long training can be stopped and continued; with
+``--weights-only`` the script only writes the weights of the checkpoint it has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "plugins" / "recon_mvs" / "data"
+NEAR, FAR = 0.3, 6.0
+
+
+def log(text: str) -> None:
+    print(f"[train mvsnet] {text}", file=sys.stderr, flush=True)
+
+
+def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN001
+    images = torch.as_tensor(sample.images, device=device).permute(0, 3, 1, 2).float() / 255.0
+    depth, _ = net(images, sample.cameras, NEAR, FAR)
+    full = F.interpolate((1.0 / depth)[None, None], size=sample.depth.shape, mode="bilinear", align_corners=False)[0, 0]
+    truth = torch.as_tensor(sample.depth, device=device)
+    valid = (truth > NEAR) & (truth < FAR)
+    if int(valid.sum()) < 100:
+        return torch.tensor(float("nan"), device=device), float("nan")
+    spacing = (1.0 / NEAR - 1.0 / FAR) / (net.planes - 1)
+    loss = F.smooth_l1_loss(full[valid] / spacing, (1.0 / truth[valid]) / spacing)
+    with torch.no_grad():
+        rel = ((1.0 / full[valid] - truth[valid]).abs() / truth[valid]).median().item()
+    return loss, rel
+
+
+def main() -> None:
+    from recon_mvs.mvsnet import MVSNet
+    from recon_mvs.synthetic import random_sample
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--checkpoint", type=Path, default=Path(__file__).with_name("checkpoint.pt"))
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weights-only", action="store_true")
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    net = MVSNet().to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    step, history, seconds = 0, [], 0.0
+    if args.checkpoint.exists():
+        state = torch.load(args.checkpoint, map_location=device, weights_only=False)
+        net.load_state_dict(state["net"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history, seconds = state["step"], state["history"], state["seconds"]
+        log(f"resumed at step {step}")
+    if not args.weights_only:
+        rng = np.random.default_rng([args.seed, step])
+        args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        last, window = time.perf_counter(), []
+        net.train()
+        while step < args.iterations:
+            start = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = args.lr * (0.5 ** (step / 10000))
+            loss, rel = step_loss(net, random_sample(rng), device)
+            if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            seconds += time.perf_counter() - start
+            window.append((loss.item(), rel))
+            if step % 50 == 0:
+                history.append([step, round(float(np.mean([w[0] for w in window])), 4), round(float(np.median([w[1] for w in window])), 4), round(seconds, 1)])
+                log(f"step {step}: loss {history[-1][1]}, median abs rel {history[-1][2]}, {seconds / step:.2f} s a step")
+                window = []
+            if time.perf_counter() - last > 60 or step == args.iterations:
+                tmp = args.checkpoint.with_suffix(".tmp")
+                torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history, "seconds": seconds}, tmp)
+                os.replace(tmp, args.checkpoint)
+                last = time.perf_counter()
+    OUT.mkdir(parents=True, exist_ok=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, OUT / "mvsnet.pt")
+    (OUT / "mvsnet.json").write_text(json.dumps({
+        "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
+        "data": "recon_mvs.synthetic random rooms, 3 views of 192x128", "history_tail": history[-5:],
+    }, indent=2) + "\n")
+    log(f"wrote {OUT / 'mvsnet.pt'} after {step} steps")
+
+
+if __name__ == "__main__":
+    main()

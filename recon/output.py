@@ -262,3 +262,14 @@ def write_failure(exc: OSError, out: Path) -> OutputError | None:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return OutputError(f"{out}: cannot write there ({exc.strerror}); choose a folder you can write to with -o")
     return None
+
+
+def write_file(path: Path, content: bytes) -> None:
+    """Write one file whole: into a temporary file beside it, then renamed into place, so a
+    reader (or a killed run) never sees half of it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -49,7 +49,8 @@ def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN00
 
 
 def main() -> None:
-    from recon_mvs.mvsnet import MVSNet
+    from recon.weights import save_weights
+    from recon_mvs.mvsnet import FORMAT, MVSNet
     from recon_mvs.synthetic import random_sample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -98,7 +99,7 @@ def main() -> None:
                 os.replace(tmp, args.checkpoint)
                 last = time.perf_counter()
     OUT.mkdir(parents=True, exist_ok=True)
-    torch.save({k: v.half() if v.is_floating_point() else v for k, v in net.state_dict().items()}, OUT / "mvsnet.pt")
+    save_weights(OUT / "mvsnet.pt", FORMAT, net.state_dict(), trained_steps=step)
     (OUT / "mvsnet.json").write_text(json.dumps({
         "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
         "data": "recon_mvs.synthetic random rooms, 3 views of 192x128", "history_tail": history[-5:],

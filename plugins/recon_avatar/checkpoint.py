@@ -8,7 +8,6 @@ A file that is not one (truncated, another tool's, a newer format) is a
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +20,11 @@ def save(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` through a temporary file and a rename (never half a file)."""
     import torch
 
+    from recon.output import write_file
+
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, "version": VERSION, **state}, buffer)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    write_file(path, buffer.getvalue())
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from recon.errors import BadInputError, UsageError
+from recon.output import write_file
 from recon.progress import Stages
 from recon_avatar.checkpoint import FILENAME, load, save
 from recon_avatar.clip import Tracking
@@ -29,12 +30,6 @@ from recon_avatar.train import TrainSettings, TrainingData, prepare, train
 HELDOUT_ROWS = 4  # held-out frames shown in heldout.png
 MESH_CELLS = 80  # the mesh's grid: at most this many cells along the head's longest side (the training size's at small sizes)
 OURS = {"tracking", "tracking.npz", FILENAME, "heldout.png", "mesh.glb", "report.json"}
-
-
-def _write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
 
 
 def check_folder(out: Path) -> None:
@@ -57,7 +52,7 @@ def tracked(host: Any, clip: Path, out: Path, tracking: Path | None, read_option
         if not source.is_file():
             raise BadInputError(f"--tracking {tracking}: no tracking.npz there; give a face_video output folder (recon reconstruct CLIP -o FOLDER)")
         Tracking.load(source)
-        _write(out / "tracking.npz", source.read_bytes())
+        write_file(out / "tracking.npz", source.read_bytes())
         return "tracking.npz"
     folder = out / "tracking"
     if not (folder / "tracking.npz").is_file():
@@ -154,7 +149,7 @@ def _train_avatar(
             per_frame, picture = heldout(data, avatar, task)
         buffer = io.BytesIO()
         Image.fromarray(picture).save(buffer, format="PNG")
-        _write(out / "heldout.png", buffer.getvalue())
+        write_file(out / "heldout.png", buffer.getvalue())
         mesh_figures = None
         if export:
             with stages.stage("mesh"):
@@ -177,7 +172,7 @@ def _train_avatar(
     }
     if "report.json" not in report["outputs"]:
         report["outputs"] = sorted([*report["outputs"], "report.json"])
-    _write(out / "report.json", (json.dumps(report, indent=2) + "\n").encode())
+    write_file(out / "report.json", (json.dumps(report, indent=2) + "\n").encode())
     return report
 
 

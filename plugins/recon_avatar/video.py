@@ -3,7 +3,6 @@ CSV, written as an H.264 MP4 (:class:`recon.mp4.Mp4Writer`), whole or not at all
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from recon.errors import BadInputError
+from recon.output import write_file
 from recon.progress import Stages
 from recon_avatar.avatar import load_avatar
 from recon_avatar.clip import Tracking
@@ -63,8 +63,6 @@ def render_video(
         for image in render_frames(avatar, plan, task.advance):
             writer.add(image)
     seconds = time.perf_counter() - start
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(writer.finish())
-    os.replace(tmp, out)
+    write_file(out, writer.finish())
     return {"output": str(out), "source": source, "frames": len(plan), "size": avatar.size, "fps": plan.fps, "seconds": round(seconds, 3), "render_fps": round(len(plan) / max(seconds, 1e-9), 2)}
 

@@ -20,6 +20,8 @@ from torch import nn
 from recon.structures import Camera
 from recon_mvs.planesweep import warp_grid
 
+FORMAT = "recon-mvsnet"  # the format tag of its weights file (recon.weights)
+
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
@@ -108,10 +110,15 @@ class MVSNet(nn.Module):
 
 
 def load_mvsnet(path: object, device: torch.device | str = "cpu") -> MVSNet:
-    """The network saved at ``path`` (float16 or float32 weights), in eval mode on ``device``."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """The network saved at ``path`` by ``assets/mvsnet/train_mvsnet.py`` (:mod:`recon.weights`),
+    in eval mode on ``device``."""
+    from pathlib import Path
+
+    from recon.weights import load_weights
+
+    _, state = load_weights(Path(str(path)), FORMAT, "MVSNet", "train one with assets/mvsnet/train_mvsnet.py")
     net = MVSNet()
-    net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    net.load_state_dict(state)
     return net.to(device).eval()
 
 

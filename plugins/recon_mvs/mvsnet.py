@@ -5,6 +5,9 @@
    inverse depth, :func:`recon_mvs.planesweep.warp_grid` at the features' scale) and their variance
    across the views is the cost volume (16 x planes x H/4 x W/4).
 3. A small 3D U-Net regularises it into one score per plane and pixel; softmax over the planes.
+   Batch normalisation always uses the statistics of the views at hand (no running averages:
+   cost volumes differ too much from scene to scene for them, and evaluation with them failed on
+   some rooms), so training and inference normalise alike.
 4. Depth is the expectation of inverse depth under that distribution (soft argmin); confidence is
    the probability within two planes of it (MVSNet's).
 
@@ -24,11 +27,11 @@ FORMAT = "recon-mvsnet"  # the format tag of its weights file (recon.weights)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout, track_running_stats=False), nn.ReLU(inplace=True))
 
 
 def _conv3(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv3d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm3d(cout, track_running_stats=False), nn.ReLU(inplace=True))
 
 
 class Features(nn.Module):
@@ -48,8 +51,8 @@ class Regulariser(nn.Module):
         self.c0 = _conv3(channels, 8)
         self.c1 = nn.Sequential(_conv3(8, 16, 2), _conv3(16, 16))
         self.c2 = nn.Sequential(_conv3(16, 32, 2), _conv3(32, 32))
-        self.u1 = nn.Sequential(nn.ConvTranspose3d(32, 16, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm3d(16), nn.ReLU(inplace=True))
-        self.u0 = nn.Sequential(nn.ConvTranspose3d(16, 8, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm3d(8), nn.ReLU(inplace=True))
+        self.u1 = nn.Sequential(nn.ConvTranspose3d(32, 16, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm3d(16, track_running_stats=False), nn.ReLU(inplace=True))
+        self.u0 = nn.Sequential(nn.ConvTranspose3d(16, 8, 3, 2, 1, output_padding=1, bias=False), nn.BatchNorm3d(8, track_running_stats=False), nn.ReLU(inplace=True))
         self.out = nn.Conv3d(8, 1, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +74,11 @@ def _fit(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 class MVSNet(nn.Module):
+    def load_state_dict(self, state_dict: dict, strict: bool = True, assign: bool = False):  # noqa: ANN201
+        """As nn.Module's, ignoring the running averages an older checkpoint may hold."""
+        unused = ("running_mean", "running_var", "num_batches_tracked")
+        return super().load_state_dict({k: v for k, v in state_dict.items() if not k.endswith(unused)}, strict, assign)
+
     def __init__(self, channels: int = 16, planes: int = 48) -> None:
         super().__init__()
         self.planes = planes

@@ -3,9 +3,10 @@ handheld camera moving a little between views (the situation of an indoor sweep)
 
 Every surface is a subdivided quad mesh rasterized by :mod:`recon.raster` (each pixel's surface
 point and depth); its colour is a procedural function of the 3D point (so it is the same in every
-view): a base colour, a sum of random sinusoids at random wavelengths (8 cm to 1.5 m), sometimes
-stripes, and about a third of the surfaces nearly plain (walls with nothing to match, as real
-rooms have), times Lambert shading from a light fixed in the room, plus sensor noise.
+view): a base colour, a sum of random sinusoids at random wavelengths (8 cm to 1.5 m), and about
+a third of the surfaces nearly plain (walls with nothing to match, as real rooms have), times
+Lambert shading from a light fixed in the room; then a camera's look (:func:`camera_look`:
+gamma, contrast, exposure, blur, noise).
 """
 
 from __future__ import annotations
@@ -139,4 +140,20 @@ def random_sample(rng: np.random.Generator, views: int = 3, width: int = 192, he
         images.append(image)
         if k == 0:
             ref_depth = depth
-    return Sample(np.stack(images), cameras, ref_depth)
+    return Sample(camera_look(np.stack(images), rng), cameras, ref_depth)
+
+
+def camera_look(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a real camera does to the renders: a random gamma, contrast and brightness for the
+    sequence, a little exposure change from view to view, defocus blur and sensor noise."""
+    from scipy.ndimage import gaussian_filter
+
+    x = images.astype(np.float64) / 255.0
+    x = x ** rng.uniform(0.6, 1.6)
+    x = (x - 0.5) * rng.uniform(0.5, 1.2) + 0.5 + rng.uniform(-0.15, 0.1)
+    x = x * rng.uniform(0.9, 1.1, (len(x), 1, 1, 1))
+    sigma = rng.uniform(0.0, 1.3)
+    if sigma > 0.2:
+        x = gaussian_filter(x, (0, sigma, sigma, 0))
+    x = x + rng.normal(0.0, rng.uniform(0.0, 0.03), x.shape)
+    return (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)

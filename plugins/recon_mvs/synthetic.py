@@ -125,7 +125,8 @@ def random_sample(rng: np.random.Generator, views: int = 3, width: int = 192, he
     K = np.array([[f, 0, (width - 1) / 2], [0, f, (height - 1) / 2], [0, 0, 1.0]])
     eye = rng.uniform(lo + [0.5, 1.0, 0.5], hi - [0.5, 1.0, 0.5])
     eye[1] = rng.uniform(1.0, min(2.0, hi[1] - 0.3))
-    yaw, pitch = rng.uniform(0, 2 * np.pi), rng.uniform(-0.5, 0.2)
+    to_centre = (lo + hi) / 2 - eye  # look across the room rather than at the nearest wall
+    yaw, pitch = np.arctan2(to_centre[0], to_centre[2]) + rng.uniform(-1.0, 1.0), rng.uniform(-0.45, 0.1)
     forward = np.array([np.sin(yaw) * np.cos(pitch), np.sin(pitch), np.cos(yaw) * np.cos(pitch)])
     light = rng.normal(size=3)
     light /= np.linalg.norm(light)

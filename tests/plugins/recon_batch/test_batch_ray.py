@@ -231,6 +231,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _wait_for_port(port: int, head: subprocess.Popen, seconds: float = 90.0) -> None:
+    """Wait until the head started with ``--block`` listens on ``port`` (it takes seconds, more on
+    a busy machine: a batch started before then finds nothing there)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if head.poll() is not None:
+            pytest.fail(f"ray start --head exited with {head.returncode}: {head.stdout.read() if head.stdout else ''}")
+        with socket.socket() as sock:
+            sock.settimeout(1.0)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    pytest.fail(f"ray start --head did not listen on 127.0.0.1:{port} within {seconds:.0f} s")
+
+
 @pytest.mark.slow
 def test_address_joins_a_ray_start_cluster(clouds: Path, tmp_path: Path) -> None:
     port = _free_port()
@@ -244,6 +261,7 @@ def test_address_joins_a_ray_start_cluster(clouds: Path, tmp_path: Path) -> None
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
     )
     try:
+        _wait_for_port(port, head)
         out = tmp_path / "out"
         proc = _start([clouds, "-o", out, "--method", "occupancy", *CLOUD_ARGS, "--address", f"127.0.0.1:{port}", "--json", "-q"], env=env)
         stdout, stderr = proc.communicate(timeout=180)

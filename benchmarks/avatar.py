@@ -55,10 +55,7 @@ def mesh_rate(folder: Path, frames: int = 10) -> float:
     from recon_avatar.avatar import load_avatar
     from recon_avatar.evaluate import mesh_baseline
 
-    avatar, state = load_avatar(folder)
-    from recon_avatar.clip import Tracking
-
-    tracking = Tracking.load(folder / state["tracking"])
+    avatar, tracking, _ = load_avatar(folder)
     picks = np.flatnonzero(tracking.found)[:frames]
     start = time.perf_counter()
     for k in picks:

@@ -14,7 +14,7 @@ import torch
 from recon.structures import Camera
 from recon_avatar.clip import HeadParts, Tracking
 from recon_avatar.field import AvatarField, FieldSettings, render_rays
-from recon_avatar.shell import ShellRays, shell_rays
+from recon_avatar.shell import ShellRays, head_shell
 
 CHUNK = 32768  # rays rendered at once (bounds memory at large sizes)
 
@@ -42,8 +42,7 @@ class Avatar:
 
     def rays(self, R: np.ndarray, t: np.ndarray, weights: np.ndarray) -> ShellRays:
         """The shell rays of the crop's camera with the head at (``R``, ``t``) and ``weights``."""
-        displacement = np.tensordot(np.asarray(weights, np.float32), self.head.expression, axes=1)
-        return shell_rays(self.head.vertices + displacement, self.head.faces, self.head.skin_faces, displacement, self.camera(R, t))
+        return head_shell(self.head, weights, self.camera(R, t))
 
     @torch.no_grad()
     def render(self, R: np.ndarray, t: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,10 +88,11 @@ class Avatar:
         return cls(field, state["plate"].numpy(), state["K"].numpy(), int(state["size"]), tracking.head, int(state["samples"]), list(state["weight_names"]))
 
 
-def load_avatar(folder: Path, device: torch.device | str = "cpu") -> tuple[Avatar, dict[str, Any]]:
-    """The avatar in ``folder`` (``avatar.pt`` and the tracking it names) and its saved state."""
+def load_avatar(folder: Path, device: torch.device | str = "cpu") -> tuple[Avatar, Tracking, dict[str, Any]]:
+    """The avatar in ``folder`` (``avatar.pt`` and the tracking it names), that tracking, and the
+    saved state."""
     from recon_avatar.checkpoint import FILENAME, load
 
     state = load(folder / FILENAME)
     tracking = Tracking.load(folder / state["tracking"])
-    return Avatar.from_state(state["avatar"], tracking, device), state
+    return Avatar.from_state(state["avatar"], tracking, device), tracking, state

@@ -8,6 +8,7 @@ estimated once for the clip: the per-pixel median of the training frames.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,17 @@ class HeadParts:
     textures: list[np.ndarray]
     offsets: list[int]  # first vertex of each part
 
-    @property
+    @functools.cached_property
     def skin_faces(self) -> np.ndarray:
         return self.faces[self.part == self.names.index(_skin_name(self.names))]
 
+    def displacement(self, weights: np.ndarray) -> np.ndarray:
+        """(V, 3) how far expression ``weights`` (51,) move each vertex (head frame)."""
+        return np.tensordot(np.asarray(weights, np.float32), self.expression, axes=1)
+
     def posed(self, weights: np.ndarray) -> np.ndarray:
         """(V, 3) vertices with expression ``weights`` (51,) applied (head frame)."""
-        return self.vertices + np.tensordot(np.asarray(weights, np.float32), self.expression, axes=1)
+        return self.vertices + self.displacement(weights)
 
 
 def _skin_name(names: list[str]) -> str:

@@ -18,13 +18,11 @@ SUPERSAMPLE = 4  # the mesh baseline is rendered this much larger and averaged d
 
 def mesh_baseline(head: HeadParts, weights: np.ndarray, camera: Camera, plate: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8: the textured head with ``weights`` as ``camera`` sees it, over ``plate``."""
+    from recon.cameras import scale_camera
     from recon.render import render_meshes
 
     s = SUPERSAMPLE
-    K = np.array(camera.K, dtype=np.float64)
-    K[:2, :2] *= s
-    K[:2, 2] = (K[:2, 2] + 0.5) * s - 0.5
-    big = Camera(K=K, R=camera.R, t=camera.t, width=camera.width * s, height=camera.height * s)
+    big = scale_camera(camera, s)
     v = head.posed(weights)
     meshes = []
     for i, name in enumerate(head.names):

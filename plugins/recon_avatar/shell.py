@@ -13,10 +13,14 @@ blended along the ray between the two.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from recon.structures import Camera
+
+if TYPE_CHECKING:
+    from recon_avatar.clip import HeadParts
 
 THICKNESS_M = 0.03  # how far the shell reaches out of the skin: hair, ears' rims, the silhouette
 INNER_M = 0.008  # how far samples go past the mesh's surface (the field may put the surface deeper)
@@ -99,6 +103,12 @@ def shell_rays(
         origin=f32(origin), direction=f32(direction), near=f32(near), far=f32(far), core=f32(at_core),
         disp_near=f32(d_near), disp_core=f32(d_core),
     )
+
+
+def head_shell(head: HeadParts, weights: np.ndarray, camera: Camera, thickness: float = THICKNESS_M) -> ShellRays:
+    """The shell rays of ``camera`` with the tracked ``head`` posed by expression ``weights``."""
+    displacement = head.displacement(weights)
+    return shell_rays(head.vertices + displacement, head.faces, head.skin_faces, displacement, camera, thickness)
 
 
 def canonical_bounds(vertices: np.ndarray, thickness: float = THICKNESS_M) -> tuple[np.ndarray, np.ndarray]:

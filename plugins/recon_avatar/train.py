@@ -7,6 +7,7 @@ a decaying learning rate, checkpoints that resume exactly (the sampler's state i
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import torch
 from recon_avatar.avatar import Avatar, ray_tensors
 from recon_avatar.clip import Crop, Tracking, head_crop, read_frames, split
 from recon_avatar.field import AvatarField, FieldSettings, render_rays
-from recon_avatar.shell import THICKNESS_M, ShellRays, canonical_bounds
+from recon_avatar.shell import THICKNESS_M, ShellRays, canonical_bounds, head_shell
 
 CHECKPOINT_EVERY_S = 30.0
 
@@ -86,22 +87,13 @@ def prepare(host: Any, clip: Path, tracking: Tracking, size: int, read_options: 
         images = read_frames(host, clip, tracking, positions, crop, read_options, task.advance)
     by_position = {int(p): images[i] for i, p in enumerate(positions)}
     K = crop.intrinsics(tracking.K)
-    head = tracking.head
     rays = {}
     with stages.stage("shell rays", total=len(train)) as task:
         for p in train:
-            displacement = np.tensordot(tracking.weights[p], head.expression, axes=1)
-            camera = tracking.camera(int(p), K, (size, size))
-            rays[int(p)] = _shell(head, displacement, camera)
+            rays[int(p)] = head_shell(tracking.head, tracking.weights[p], tracking.camera(int(p), K, (size, size)))
             task.advance()
     plate = estimate_plate(np.stack([by_position[int(p)] for p in train]), [rays[int(p)].pixel for p in train])
     return TrainingData(tracking, crop, K, train, heldout, by_position, rays, plate)
-
-
-def _shell(head: Any, displacement: np.ndarray, camera: Any) -> ShellRays:
-    from recon_avatar.shell import shell_rays
-
-    return shell_rays(head.vertices + displacement, head.faces, head.skin_faces, displacement, camera)
 
 
 def estimate_plate(images: np.ndarray, shell_pixels: list[np.ndarray]) -> np.ndarray:
@@ -112,12 +104,9 @@ def estimate_plate(images: np.ndarray, shell_pixels: list[np.ndarray]) -> np.nda
     masked = flat.copy()
     for k, pix in enumerate(shell_pixels):
         masked[k, pix] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            plate = np.nanmedian(masked, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": pixels the head always covers
+        plate = np.nanmedian(masked, axis=0)
     plate = np.where(np.isnan(plate), np.median(flat, axis=0), plate)
     return np.clip(plate + 0.5, 0, 255).astype(np.uint8).reshape(h, w, 3)
 
@@ -153,13 +142,11 @@ def train(
     rays = ray_tensors(all_rays, device)
 
     step, elapsed, history = 0, 0.0, []
-    field = new_field(data, settings, settings.resolution_at(0), device)
+    field = new_field(data, settings, int(resume["avatar"]["resolution"]) if resume else settings.resolution_at(0), device)
     optimizer = torch.optim.Adam(field.parameters(), lr=settings.lr)
     if resume is not None:
         step, elapsed, history = int(resume["step"]), float(resume["elapsed_s"]), list(resume["history"])
-        field = new_field(data, settings, int(resume["avatar"]["resolution"]), device)
         field.load_state_dict(resume["avatar"]["field"])
-        optimizer = torch.optim.Adam(field.parameters(), lr=settings.lr)
         optimizer.load_state_dict(resume["optimizer"])
         generator.set_state(resume["generator"])
 

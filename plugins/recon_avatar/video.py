@@ -39,8 +39,8 @@ def render_video(
     from recon.mp4 import Mp4Writer
     from recon_face import read_livelink_csv
 
-    avatar, state = load_avatar(folder, device)
-    rest = Rest.of(Tracking.load(folder / state["tracking"]))
+    avatar, tracking, _ = load_avatar(folder, device)
+    rest = Rest.of(tracking)
     names = avatar.weight_names
     if drive is not None:
         plan: Drive = reenact(rest, driver_tracking(host, drive, quiet))

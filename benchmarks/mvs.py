@@ -20,6 +20,7 @@ back-projected: accuracy and completeness (median distances, millimetres; shares
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -36,6 +37,14 @@ SETTINGS = {"scale": 0.5, "window": 15, "planes": 64, "sources": 5, "near_m": 0.
 
 def log(text: str) -> None:
     print(f"[mvs bench] {text}", file=sys.stderr, flush=True)
+
+
+@functools.lru_cache(maxsize=None)
+def truth_depth(name: str) -> np.ndarray:
+    """The ground-truth depth (metres, float32, 0 = none) of frame ``name``, read once."""
+    from PIL import Image
+
+    return np.asarray(Image.open(SCENE / "depth" / name)).astype(np.float32) / 1000.0
 
 
 def depth_scores(depth: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -81,7 +90,6 @@ def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
     """Fuse every view's depth (:func:`recon_mvs.fusion.fuse`) and score the cloud against the
     ground-truth depth of all frames back-projected: accuracy (fused point to nearest truth) and
     completeness (truth point to nearest fused), medians in millimetres, and the shares within 5 cm."""
-    from PIL import Image
     from scipy.spatial import cKDTree
 
     from recon_mvs.fusion import backproject, fuse
@@ -93,7 +101,7 @@ def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
     seconds = time.perf_counter() - start
     truth = []
     for f in frames:
-        depth = np.asarray(Image.open(SCENE / "depth" / Path(f.source).name)).astype(np.float64) / 1000.0
+        depth = truth_depth(Path(f.source).name).astype(np.float64)
         pts = backproject(depth, f.camera)[depth > 0]
         truth.append(pts[:: max(1, len(pts) // 20000)])
     truth = np.concatenate(truth)
@@ -138,7 +146,7 @@ def main() -> None:
         views[int(ref)] = DepthView(result.depth, result.confidence, small[ref][0], small[ref][1])
         chosen[int(ref)] = [int(i) for i in sources]
         name = Path(frames[ref].source).name
-        truth = np.asarray(Image.open(SCENE / "depth" / name)).astype(np.float32) / 1000.0
+        truth = truth_depth(name)
         depth = np.asarray(Image.fromarray(result.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST))
         scores = depth_scores(depth, truth)
         per_view.append({"frame": name, "sources": [Path(frames[i].source).name for i in sources], "s": round(seconds, 3), **{k: round(v, 4) for k, v in scores.items()}})

@@ -64,9 +64,11 @@ def fuse(
         valid = (view.depth > 0) & np.isfinite(view.depth) & (view.confidence >= min_confidence)
         agree = np.zeros((h, w), np.int32)
         total = maps[i].copy()
+        pts = maps[i].reshape(-1, 3)
+        ys, xs = np.divmod(np.arange(h * w), w)
+        depth = view.depth.reshape(-1)
         for j in sources[i]:
             other = views[j]
-            pts = maps[i].reshape(-1, 3)
             with np.errstate(divide="ignore", invalid="ignore"):
                 q = other.camera.project(pts)
             u = np.round(q[:, 0]).astype(np.int64)
@@ -77,9 +79,8 @@ def fuse(
             with np.errstate(divide="ignore", invalid="ignore"):
                 p = view.camera.project(back)
                 z = view.camera.world_to_camera(back)[:, 2]
-            ys, xs = np.divmod(np.arange(h * w), w)
             ok = inside & (np.hypot(p[:, 0] - xs, p[:, 1] - ys) < pixel_tolerance)
-            ok &= np.abs(z - view.depth.reshape(-1)) < depth_tolerance * view.depth.reshape(-1)
+            ok &= np.abs(z - depth) < depth_tolerance * depth
             ok &= (other.depth[np.clip(v, 0, other.depth.shape[0] - 1), np.clip(u, 0, other.depth.shape[1] - 1)] > 0)
             ok = ok.reshape(h, w)
             agree += ok

@@ -184,6 +184,19 @@ def from_mvsnet(text: str, width: int, height: int, name: str = "") -> tuple[Cam
     return Camera(K=K, R=E[:3, :3], t=E[:3, 3], width=width, height=height, name=name), depth
 
 
+def focus_point(cameras: list[Camera]) -> np.ndarray:
+    """The point closest (least squares) to every camera's optical axis: where a ring of cameras
+    around an object looks."""
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for cam in cameras:
+        d = cam.R[2]  # optical axis in world coordinates
+        P = np.eye(3) - np.outer(d, d)
+        A += P
+        b += P @ cam.center
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
 # -- construction ---------------------------------------------------------------------------------
 def scale_camera(camera: Camera, scale: float) -> Camera:
     """The same camera for its image resized by ``scale`` (pixel centres stay pixel centres:

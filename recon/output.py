@@ -55,7 +55,8 @@ def foreign_entries(folder: Path) -> list[str]:
     report = recon_report(folder)
     if report is None:
         return names
-    listed = set(report.get("outputs") or []) | {REPORT}
+    outputs = [str(o) for o in report.get("outputs") or []]
+    listed = {o.split("/")[0] for o in outputs} | {REPORT}  # "depth/0001.png" lists the folder "depth"
     return [n for n in names if n not in listed]
 
 

@@ -172,10 +172,14 @@ def write_outputs(
     if reconstruction.preview is not None:
         Image.fromarray(reconstruction.preview).save(folder / "preview.png")
         written.append(folder / "preview.png")
+    if reconstruction.point_cloud is not None:
+        (folder / "points.ply").write_bytes(reconstruction.point_cloud.to_ply())
+        written.append(folder / "points.ply")
     for name, content in reconstruction.files.items():
+        (folder / name).parent.mkdir(exist_ok=True)
         (folder / name).write_bytes(content)
         written.append(folder / name)
-    names = sorted({p.name for p in written} | {REPORT})
+    names = sorted({p.relative_to(folder).as_posix() for p in written} | {REPORT})
     report = report_for(names)
     (folder / REPORT).write_text(json.dumps(report, indent=2, default=_json_default) + "\n")
     return report

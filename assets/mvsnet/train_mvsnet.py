@@ -2,8 +2,10 @@
 and write its weights to ``plugins/recon_mvs/data/mvsnet.pt`` (float16) with ``mvsnet.json``.
 
 Run with the project's interpreter: ``.venv/bin/python assets/mvsnet/train_mvsnet.py
-[--iterations N] [--checkpoint FILE]``. Every sample is a new random room seen from three views
-(192x128, depth 0.3-6 m); the loss is the smooth-L1 error of the predicted inverse depth,
+[--iterations N] [--checkpoint FILE]``. Every sample is a new random room seen from three or four
+views (192x128, depth 0.3-6 m); about half its surfaces wear photographs from ``--photos`` (by
+default the instant-ngp fox images and the Middlebury motorcycle pair in ``../shared/data``, none
+of them a scene the benchmark scores); the loss is the smooth-L1 error of the predicted inverse depth,
 upsampled to the image, against the rendered one, in units of the plane spacing. The training state
 is saved to ``--checkpoint`` (default ``assets/mvsnet/checkpoint.pt``, kept in version control so
 a later session goes on from it)
@@ -26,6 +28,8 @@ import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "plugins" / "recon_mvs" / "data"
+SCENES = ROOT.parent / "shared" / "data" / "multiview_scene"
+PHOTOS = [SCENES / "instant_ngp_fox" / "images", SCENES / "middlebury_stereo_motorcycle"]
 NEAR, FAR = 0.3, 6.0
 
 
@@ -51,12 +55,13 @@ def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN00
 def main() -> None:
     from recon.weights import save_weights
     from recon_mvs.mvsnet import FORMAT, MVSNet
-    from recon_mvs.synthetic import random_sample
+    from recon_mvs.synthetic import photo_bank, random_sample
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--checkpoint", type=Path, default=Path(__file__).with_name("checkpoint.pt"))
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--photos", type=Path, nargs="*", default=PHOTOS, help="Folders of photographs for the rooms' surfaces.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-only", action="store_true")
     args = parser.parse_args()
@@ -72,6 +77,10 @@ def main() -> None:
         step, history, seconds = state["step"], state["history"], state["seconds"]
         log(f"resumed at step {step}")
     if not args.weights_only:
+        missing = [str(f) for f in args.photos if not f.is_dir()]
+        if missing:
+            sys.exit(f"train mvsnet: missing photo folders {missing}: put ../shared/data beside the checkout or pass --photos")
+        photos = photo_bank(args.photos)
         rng = np.random.default_rng([args.seed, step])
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         last, window = time.perf_counter(), []
@@ -80,11 +89,12 @@ def main() -> None:
             start = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * (0.5 ** (step / 10000))
-            loss, rel = step_loss(net, random_sample(rng), device)
+            loss, rel = step_loss(net, random_sample(rng, views=int(rng.integers(3, 5)), photos=photos), device)
             if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it
                 continue
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             optimizer.step()
             step += 1
             seconds += time.perf_counter() - start
@@ -102,7 +112,7 @@ def main() -> None:
     save_weights(OUT / "mvsnet.pt", FORMAT, net.state_dict(), trained_steps=step)
     (OUT / "mvsnet.json").write_text(json.dumps({
         "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
-        "data": "recon_mvs.synthetic random rooms, 3 views of 192x128", "history_tail": history[-5:],
+        "data": "recon_mvs.synthetic random rooms, 3 views of 192x128 until step 6036, then 3-4 views with photographs on about half the surfaces", "history_tail": history[-5:],
     }, indent=2) + "\n")
     log(f"wrote {OUT / 'mvsnet.pt'} after {step} steps")
 

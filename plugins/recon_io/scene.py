@@ -83,7 +83,8 @@ def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
         raise BadInputError(f"{path}: not a scene folder; add {CAMERAS_JSON} (see recon_io.scene)")
     if not frames:
         raise BadInputError(f"{path}: the scene lists no views; add at least one image with its camera")
-    _check_common_view(frames, camera_file)
+    if camera_file.name != "poses.txt":  # a sequence is a walk: its axes may meet anywhere (a pan meets near the camera)
+        _check_common_view(frames, camera_file)
     return Inputs(paths=[str(path)], frames=frames)
 
 
@@ -309,7 +310,9 @@ def _check_common_view(frames: list[Frame], camera_file: Path) -> None:
     near one point, the object: it must lie in front of at least half the cameras and inside their
     images. Axes that meet behind the cameras are what a wrong translation gives (camera-to-world
     ``t``, or its sign flipped). Near-parallel axes (a stereo pair, forward motion) and axes that
-    meet nowhere (a room swept by a handheld camera) have no such point and are not checked.
+    meet nowhere (a room swept by a handheld camera) have no such point and are not checked; nor
+    is a sequence (``poses.txt``), whose camera-to-world poses say their convention and whose
+    walk may pan about the camera (axes meeting beside it).
     """
     with np.errstate(all="ignore"):  # far-out cameras overflow: the point is then seen by none, and refused
         _common_view(frames, camera_file)

@@ -6,7 +6,9 @@ point and depth); its colour is a procedural function of the 3D point (so it is 
 view): a base colour, a sum of random sinusoids at random wavelengths (8 cm to 1.5 m), and about
 a third of the surfaces nearly plain (walls with nothing to match, as real rooms have), times
 Lambert shading from a light fixed in the room; then a camera's look (:func:`camera_look`:
-gamma, contrast, exposure, blur, noise).
+gamma, contrast, exposure, blur, noise). Given a bank of photographs (:func:`photo_bank`), about
+half of the surfaces wear a photograph instead, projected along the surface's dominant axis
+(real image statistics: edges, clutter, print), scaled to 0.4-3 m a photograph.
 """
 
 from __future__ import annotations
@@ -47,10 +49,30 @@ def _box(lo: np.ndarray, hi: np.ndarray, n: int) -> list[tuple[np.ndarray, np.nd
     ]
 
 
-class _Texture:
-    """A procedural colour of 3D points."""
+def photo_bank(folders: list[object], size: int = 384) -> list[np.ndarray]:
+    """The images (``*.jpg``, ``*.png``) in ``folders``, each resized to ``size`` pixels across,
+    float (H, W, 3) in [0, 1]: the photographs :func:`random_scene` may put on surfaces."""
+    from pathlib import Path
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    from PIL import Image
+
+    bank = []
+    for folder in folders:
+        for path in sorted(p for p in Path(str(folder)).iterdir() if p.suffix.lower() in (".jpg", ".png")):
+            with Image.open(path) as im:
+                im = im.convert("RGB")
+                im = im.resize((size, max(1, round(size * im.height / im.width))), Image.Resampling.LANCZOS)
+                bank.append(np.asarray(im, dtype=np.float64) / 255.0)
+    return bank
+
+
+class _Texture:
+    """A procedural colour of 3D points, or a photograph projected onto them."""
+
+    def __init__(self, rng: np.random.Generator, photos: list[np.ndarray] | None = None) -> None:
+        self.photo = photos[int(rng.integers(len(photos)))] if photos and rng.random() < 0.5 else None
+        self.metres = rng.uniform(0.4, 3.0)  # the photograph's width on the surface
+        self.offset = rng.uniform(0.0, 1.0, 2)
         self.base = rng.uniform(0.15, 0.9, 3)
         plain = rng.random() < 0.33
         k = 0 if plain else int(rng.integers(3, 10))
@@ -59,23 +81,42 @@ class _Texture:
         self.amp = rng.uniform(0.05, 0.35, (k, 3)) * (0.3 if plain else 1.0)
         self.gradient = rng.normal(size=3) * 0.05
 
-    def __call__(self, p: np.ndarray) -> np.ndarray:
+    def __call__(self, p: np.ndarray, normal: np.ndarray) -> np.ndarray:
+        if self.photo is not None:
+            return self._photo(p, normal)
         c = self.base + p @ self.gradient[:, None] * np.ones(3)
         if len(self.phase):
             c = c + np.sin(p @ self.freq.T + self.phase) @ self.amp
         return np.clip(c, 0.0, 1.0)
 
+    def _photo(self, p: np.ndarray, normal: np.ndarray) -> np.ndarray:
+        """Bilinear samples of the photograph, tiled, in the plane across each point's dominant normal axis."""
+        h, w = self.photo.shape[:2]
+        axis = np.abs(normal).argmax(1)
+        first, second = np.where(axis == 0, 2, 0), np.where(axis == 1, 2, 1)
+        rows = np.arange(len(p))
+        u = (p[rows, first] / self.metres + self.offset[0]) * w
+        v = (p[rows, second] / self.metres + self.offset[1]) * w
+        u0, v0 = np.floor(u), np.floor(v)
+        fu, fv = (u - u0)[:, None], (v - v0)[:, None]
+        x0, y0 = u0.astype(int) % w, v0.astype(int) % h
+        x1, y1 = (x0 + 1) % w, (y0 + 1) % h
+        top = self.photo[y0, x0] * (1 - fu) + self.photo[y0, x1] * fu
+        bottom = self.photo[y1, x0] * (1 - fu) + self.photo[y1, x1] * fu
+        return top * (1 - fv) + bottom * fv
 
-def random_scene(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray, _Texture]]:
-    """A room (floor, ceiling, four walls) with a few boxes on the floor: (vertices, faces, texture) each."""
+
+def random_scene(rng: np.random.Generator, photos: list[np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray, _Texture]]:
+    """A room (floor, ceiling, four walls) with a few boxes on the floor: (vertices, faces, texture)
+    each; surfaces may wear one of ``photos`` (:func:`photo_bank`)."""
     w, h, d = rng.uniform(3.0, 8.0), rng.uniform(2.3, 3.2), rng.uniform(3.0, 8.0)
     lo, hi = np.array([-w / 2, 0.0, -d / 2]), np.array([w / 2, h, d / 2])
-    parts = [(v, f, _Texture(rng)) for v, f in _box(lo, hi, 24)]
+    parts = [(v, f, _Texture(rng, photos)) for v, f in _box(lo, hi, 24)]
     for _ in range(int(rng.integers(2, 9))):
         size = rng.uniform([0.2, 0.2, 0.2], [1.4, 1.5, 1.4])
         centre = rng.uniform(lo + size / 2 + 0.3, hi - size / 2 - 0.3)
         centre[1] = size[1] / 2 if rng.random() < 0.8 else rng.uniform(size[1] / 2, h - size[1] / 2)
-        parts += [(v, f, _Texture(rng)) for v, f in _box(centre - size / 2, centre + size / 2, 6)]
+        parts += [(v, f, _Texture(rng, photos)) for v, f in _box(centre - size / 2, centre + size / 2, 6)]
     return parts
 
 
@@ -110,15 +151,15 @@ def render_view(parts: list, camera: Camera, light: np.ndarray, rng: np.random.G
     colour = np.zeros((len(f), 3))
     for i in np.unique(owner[f]):
         sel = owner[f] == i
-        colour[sel] = parts[i][2](points[sel])
+        colour[sel] = parts[i][2](points[sel], normal[sel])
     image[hit] = colour * shade[:, None]
     image += rng.normal(0.0, 0.01, image.shape)
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8), np.where(hit, raster.depth, 0.0).astype(np.float32)
 
 
-def random_sample(rng: np.random.Generator, views: int = 3, width: int = 192, height: int = 128) -> Sample:
+def random_sample(rng: np.random.Generator, views: int = 3, width: int = 192, height: int = 128, photos: list[np.ndarray] | None = None) -> Sample:
     """One reference view and ``views - 1`` sources of a new random room (see the module docstring)."""
-    parts = random_scene(rng)
+    parts = random_scene(rng, photos)
     room = np.concatenate([p[0] for p in parts[:6]])
     lo, hi = room.min(0), room.max(0)
     f = width * rng.uniform(0.8, 1.1)

@@ -51,3 +51,45 @@ def select_sources(cameras: list[Camera], ref: int, count: int, depth: float) ->
     scores = [(pair_score(cameras[ref], c, points), i) for i, c in enumerate(cameras) if i != ref]
     ranked = sorted((s for s in scores if s[0] > 0), key=lambda s: (-s[0], s[1]))
     return [i for _, i in ranked[:count]]
+
+
+DEFAULT_RANGE_M = (0.3, 6.0)
+"""The depth range when nothing else tells it: a room seen from inside (metric cameras)."""
+
+
+def depth_range(camera: Camera, points: np.ndarray | None = None, bounds: np.ndarray | None = None, focus: np.ndarray | None = None) -> tuple[float, float]:
+    """The depths (near, far) in metres along ``camera``'s z axis worth sweeping, from the first
+    of: ``points`` (sparse scene points: their 2nd to 98th depth percentiles among those the camera
+    sees, widened by a quarter), ``bounds`` ((2, 3) box: its corners' depths), ``focus`` (the point
+    a ring of cameras looks at: 0.4 to 2.5 times its depth), else :data:`DEFAULT_RANGE_M`."""
+    if points is not None and len(points):
+        z = camera.world_to_camera(points)[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pix = camera.project(points)
+        seen = (z > 0) & (pix[:, 0] >= 0) & (pix[:, 0] < camera.width) & (pix[:, 1] >= 0) & (pix[:, 1] < camera.height)
+        if seen.sum() >= 10:
+            lo, hi = np.percentile(z[seen], [2, 98])
+            return float(lo / 1.25), float(hi * 1.25)
+    if bounds is not None:
+        corners = np.array([[bounds[i][0], bounds[j][1], bounds[k][2]] for i in (0, 1) for j in (0, 1) for k in (0, 1)])
+        z = camera.world_to_camera(corners)[:, 2]
+        if (z > 0).any():
+            return float(max(z[z > 0].min(), 1e-3 * z.max())), float(z.max())
+    if focus is not None:
+        z = float(camera.world_to_camera(focus[None])[0, 2])
+        if z > 0:
+            return 0.4 * z, 2.5 * z
+    return DEFAULT_RANGE_M
+
+
+def converging_focus(cameras: list[Camera]) -> np.ndarray | None:
+    """The point a ring of cameras looks at (:func:`recon.cameras.focus_point`), or None when the
+    optical axes do not meet near one point in front of every camera (a walk through a room)."""
+    from recon.cameras import focus_point
+
+    p = focus_point(cameras)
+    depths = np.array([c.world_to_camera(p[None])[0, 2] for c in cameras])
+    if (depths <= 0).any():
+        return None
+    off_axis = np.array([np.linalg.norm(np.cross(c.R[2], p - c.center)) for c in cameras])
+    return p if np.median(off_axis) < 0.25 * np.median(depths) else None

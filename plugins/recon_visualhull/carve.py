@@ -17,18 +17,6 @@ def silhouette(frame: Frame, threshold: float) -> np.ndarray:
     return np.abs(img - background).max(axis=2) > threshold
 
 
-def focus_point(cameras: list[Camera]) -> np.ndarray:
-    """The point closest (least squares) to every camera's optical axis."""
-    A = np.zeros((3, 3))
-    b = np.zeros(3)
-    for cam in cameras:
-        d = cam.R[2]  # optical axis in world coordinates
-        P = np.eye(3) - np.outer(d, d)
-        A += P
-        b += P @ cam.center
-    return np.linalg.lstsq(A, b, rcond=None)[0]
-
-
 def carve(
     masks: list[np.ndarray],
     cameras: list[Camera],

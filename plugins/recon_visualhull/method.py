@@ -9,7 +9,8 @@ import numpy as np
 from recon.errors import BadInputError
 from recon.progress import Stages
 from recon.structures import Inputs, Mesh, Reconstruction
-from recon_visualhull.carve import carve, focus_point, occupied_bounds, silhouette
+from recon.cameras import focus_point
+from recon_visualhull.carve import carve, occupied_bounds, silhouette
 
 DEFAULTS = {"voxels": 128, "threshold": 40.0, "texture_size": 1024, "smooth": 1.0}
 

@@ -31,3 +31,24 @@ class PointCloud:
 
     def __len__(self) -> int:
         return len(self.points)
+
+    def to_ply(self) -> bytes:
+        """The cloud as a binary little-endian PLY: x y z, then nx ny nz and red green blue where
+        present (what MeshLab, CloudCompare, Blender and COLMAP's Poisson mesher read)."""
+        fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+        if self.normals is not None:
+            fields += [("nx", "<f4"), ("ny", "<f4"), ("nz", "<f4")]
+        if self.colors is not None:
+            fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+        rows = np.empty(len(self.points), dtype=fields)
+        for k, axis in enumerate("xyz"):
+            rows[axis] = self.points[:, k]
+            if self.normals is not None:
+                rows["n" + axis] = self.normals[:, k]
+        if self.colors is not None:
+            for k, channel in enumerate(("red", "green", "blue")):
+                rows[channel] = self.colors[:, k]
+        kinds = {"<f4": "float", "u1": "uchar"}
+        header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(rows)}"]
+        header += [f"property {kinds[kind]} {name}" for name, kind in fields] + ["end_header"]
+        return ("\n".join(header) + "\n").encode("ascii") + rows.tobytes()

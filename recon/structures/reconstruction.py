@@ -65,7 +65,9 @@ class Reconstruction:
         figures (reprojection error, status, ...). Written to ``report.json``.
     :param preview: optional (H, W, 3) uint8 image written as ``preview.png``.
     :param files: more files the method made, written into the output folder as they are: file
-        name (no folder) to content (``preview.mp4``, ``animation.csv``).
+        name to content (``preview.mp4``, ``animation.csv``); a name may hold one folder
+        (``depth/0001.png``).
+    :param point_cloud: written as ``points.ply`` when given.
     :param metadata: method parameters and anything else for ``report.json``.
     :param annotations: what ``recon_annotate`` plugins added, by plugin (the pipeline fills it
         before the outputs are written: ``report.json`` and the GLB's scene extras carry it).
@@ -84,8 +86,9 @@ class Reconstruction:
 
     def __post_init__(self) -> None:
         for name in self.files:
-            if not name or name != Path(name).name or name.startswith(".") or name == "report.json":
-                raise ValueError(f"Reconstruction.files: {name!r} must be a plain file name (no folder, not hidden, not report.json)")
+            parts = name.split("/")
+            if not name or len(parts) > 2 or any(not p or p != Path(p).name or p.startswith(".") or p == ".." for p in parts) or name == "report.json":
+                raise ValueError(f"Reconstruction.files: {name!r} must be a file name, or one folder and a file name (not hidden, not report.json)")
 
     @property
     def mesh(self) -> Mesh:

@@ -1,0 +1,224 @@
+"""The ``mvs`` method end to end on real scenes: pycolmap cameras against Strecha's ground truth,
+a textured fountain mesh in Blender, a fused HoloLens cloud against its measured depth, a closed
+temple, and the bad inputs the issue lists."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recon.errors import BadInputError
+from recon.pipeline import reconstruct
+from recon.plugins import PluginHost
+from recon.structures import Frame
+from recon_mvs.sfm import solve_cameras
+
+SMALL = {"size": 192, "planes": 48, "window": 7, "max_faces": 20000, "texture_size": 512, "poisson_depth": 8}
+
+
+def _scene(shared_data: Path, name: str) -> Path:
+    folder = shared_data / "multiview_scene" / name
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    return folder
+
+
+def _run(inputs: list[Path], out: Path, options: dict, method: str | None = "mvs") -> dict:
+    return reconstruct(PluginHost().load_entrypoints(), inputs, out, method=method, options=options, quiet=True)
+
+
+def strecha_cameras(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(world-to-camera rotation, centre) of each ``*.camera`` file (Strecha's format: K, distortion,
+    the camera-to-world rotation, the centre, the size)."""
+    cameras = []
+    for path in sorted(folder.glob("*.camera")):
+        rows = np.array([[float(x) for x in line.split()] for line in path.read_text().splitlines()[4:8]])
+        cameras.append((rows[:3].T, rows[3]))
+    return cameras
+
+
+def similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Umeyama's (scale, rotation, translation) taking the ``source`` points onto ``target``."""
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    a, b = source - mu_s, target - mu_t
+    u, sig, vt = np.linalg.svd(b.T @ a / len(a))
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ d @ vt
+    scale = float(np.trace(np.diag(sig) @ d) / (a**2).sum(1).mean())
+    return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def test_pycolmap_cameras_match_strecha_ground_truth(shared_data: Path) -> None:
+    """All 11 fountain photos placed; after a similarity alignment of the centres the rotations
+    are within 1 degree (median) and the centres within 2 % of the scene's size (measured:
+    0.2 px reprojection error, rotations ~0.1 degree)."""
+    folder = _scene(shared_data, "strecha_fountain-P11")
+    photos = sorted((folder / "images_768x512").glob("*.jpg"))
+    frames = [Frame(image=np.asarray(Image.open(p).convert("RGB")), source=str(p)) for p in photos]
+    scene = solve_cameras(frames)
+    truth = strecha_cameras(folder / "gt_dense_cameras")
+    assert scene.registered == list(range(11)) and len(truth) == 11
+    assert scene.reprojection_error_px < 1.0 and len(scene.points) > 1000
+    centres = np.array([c.center for c in scene.cameras])
+    true_centres = np.array([c for _, c in truth])
+    scale, rotation, shift = similarity(centres, true_centres)
+    aligned = (scale * (rotation @ centres.T)).T + shift
+    size = np.linalg.norm(true_centres.max(0) - true_centres.min(0))
+    angles = [np.degrees(np.arccos(np.clip((np.trace(c.R @ rotation.T @ r.T) - 1) / 2, -1, 1))) for c, (r, _) in zip(scene.cameras, truth)]
+    assert np.median(angles) <= 1.0, angles
+    assert np.median(np.linalg.norm(aligned - true_centres, axis=1)) < 0.02 * size
+    focal = scene.cameras[0].K[0, 0]
+    assert abs(focal - 2759.48 / 4) < 0.03 * 2759.48 / 4  # the 768x512 photos are a quarter of 3072x2048
+
+
+@pytest.fixture(scope="module")
+def fountain(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = _scene(shared_data, "strecha_fountain-P11")
+    out = tmp_path_factory.mktemp("fountain") / "out"
+    _run([folder / "images_768x512"], out, SMALL)
+    return out
+
+
+def test_fountain_photos_give_a_textured_mesh_and_a_cloud(fountain: Path) -> None:
+    import trimesh
+
+    report = json.loads((fountain / "report.json").read_text())
+    assert report["method"] == "mvs" and {"mesh.glb", "points.ply", "preview.png"} <= set(report["outputs"])
+    meta = report["metadata"]
+    assert meta["cameras"]["registered"] == 11 and meta["fused_points"] > 20000
+    assert all(v["status"] == "ok" and v["kept"] > 0.1 for v in report["views"])
+    assert report["mesh"]["faces"] > 5000 and meta["texture_coverage"] > 0.3
+    cloud = trimesh.load(fountain / "points.ply")
+    assert len(cloud.vertices) == meta["fused_points"]
+    scene = trimesh.load(fountain / "mesh.glb")
+    assert len(scene.graph.nodes_geometry) >= 1
+
+
+@pytest.mark.blender
+def test_fountain_mesh_opens_in_blender_textured_with_its_cameras(fountain: Path) -> None:
+    from recon.testing import blender
+
+    bpy = blender.load(fountain / "mesh.glb")
+    meshes = blender.mesh_objects(bpy)
+    assert len(meshes) == 1 and len(meshes[0].data.polygons) > 5000
+    assert blender.image_sizes(meshes[0]) == [(512, 512)]
+    assert len(blender.camera_objects(bpy)) == 11
+
+
+def test_hololens_sequence_is_chosen_fused_and_near_the_measured_depth(shared_data: Path, tmp_path: Path) -> None:
+    """Ten frames of the sequence (K.txt + poses.txt) go to ``mvs`` without --method; the fused
+    points lie near the ground-truth surface (median under 8 cm at 1-4 m), and ``depth/`` holds
+    16-bit millimetre maps near the measured depth."""
+    from scipy.spatial import cKDTree
+
+    from recon_io.scene import read_scene
+    from recon_mvs.fusion import backproject
+
+    folder = _scene(shared_data, "hololens_dvmvs_000")
+    part = tmp_path / "part"
+    (part / "images").mkdir(parents=True)
+    shutil.copy(folder / "K.txt", part / "K.txt")
+    poses = (folder / "poses.txt").read_text().splitlines()
+    names = (folder / "frames.txt").read_text().split() if (folder / "frames.txt").is_file() else None
+    images = sorted((folder / "images").iterdir())
+    keep = list(range(10, 20))
+    for k in keep:
+        shutil.copy(images[k], part / "images" / images[k].name)
+    (part / "poses.txt").write_text("\n".join(poses[k] for k in keep) + "\n")
+    if names is not None:
+        (part / "frames.txt").write_text("\n".join(names[k] for k in keep) + "\n")
+    out = tmp_path / "out"
+    report = _run([part], out, {**SMALL, "save_depth": True}, method=None)
+    assert report["method"] == "mvs"
+    frames = read_scene(part, {}).frames
+    truth = []
+    for f in frames:
+        depth = np.asarray(Image.open(folder / "depth" / Path(f.source).name)).astype(np.float64) / 1000
+        truth.append(backproject(depth, f.camera)[depth > 0][::7])
+    tree = cKDTree(np.concatenate(truth))
+    import trimesh
+
+    points = np.asarray(trimesh.load(out / "points.ply").vertices)
+    assert len(points) > 5000
+    assert np.median(tree.query(points)[0]) < 0.08
+    saved = np.asarray(Image.open(out / "depth" / f"{Path(frames[5].source).stem}.png"))
+    measured = np.asarray(Image.open(folder / "depth" / Path(frames[5].source).name).resize(saved.shape[::-1], Image.Resampling.NEAREST)).astype(np.float64)
+    assert saved.dtype == np.uint16
+    m = measured > 0
+    assert np.median(np.abs(saved[m] - measured[m]) / measured[m]) < 0.2
+    assert (out / "depth" / f"{Path(frames[5].source).stem}_confidence.png").is_file()
+
+
+def test_temple_ring_gives_a_closed_textured_mesh(shared_data: Path, tmp_path: Path) -> None:
+    import trimesh
+
+    folder = _scene(shared_data, "middlebury_templeSparseRing")
+    report = _run([folder], tmp_path / "out", {**SMALL, "closed": True, "size": 320, "max_faces": 40000})
+    assert report["metadata"]["texture_coverage"] > 0.3
+    mesh = trimesh.load(tmp_path / "out" / "mesh.obj", force="mesh", process=False)
+    mesh.merge_vertices(merge_tex=True, merge_norm=True)  # the UV atlas splits vertices along its seams
+    assert mesh.is_watertight and len(mesh.faces) <= 40000
+    extent = mesh.bounds[1] - mesh.bounds[0]
+    assert np.all(extent > 0.03) and np.all(extent < 0.3)  # the temple is about 8 x 16 x 6 cm
+
+
+# -- bad inputs -------------------------------------------------------------------------------------
+
+
+def _photos(folder: Path, images: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True)
+    for k, image in enumerate(images):
+        Image.fromarray(image).save(folder / f"{k:02d}.png")
+    return folder
+
+
+def _fountain_photos(shared_data: Path) -> list[np.ndarray]:
+    folder = _scene(shared_data, "strecha_fountain-P11") / "images_768x512"
+    return [np.asarray(Image.open(p).convert("RGB").resize((384, 256))) for p in sorted(folder.glob("*.jpg"))]
+
+
+def test_two_photos_are_refused(shared_data: Path, tmp_path: Path) -> None:
+    folder = _photos(tmp_path / "two", _fountain_photos(shared_data)[:2])
+    with pytest.raises(BadInputError, match="at least 3 photos"):
+        _run([folder], tmp_path / "out", SMALL)
+    assert not (tmp_path / "out").exists()
+
+
+def test_blank_walls_are_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    walls = [np.full((256, 384, 3), 180 + int(rng.integers(-3, 3)), np.uint8) for _ in range(5)]
+    folder = _photos(tmp_path / "wall", walls)
+    with pytest.raises(BadInputError, match="overlap"):
+        _run([folder], tmp_path / "out", SMALL)
+
+
+def test_photos_of_different_scenes_are_refused(shared_data: Path, tmp_path: Path) -> None:
+    fountain = _fountain_photos(shared_data)
+    temple = _scene(shared_data, "middlebury_templeSparseRing")
+    fox = _scene(shared_data, "instant_ngp_fox") / "images"
+    others = [np.asarray(Image.open(p).convert("RGB").resize((384, 256))) for p in [*sorted(temple.glob("*.png"))[:1], *sorted(fox.glob("*.jpg"))[:1]]]
+    folder = _photos(tmp_path / "mixed", [fountain[0], fountain[5], *others])
+    with pytest.raises(BadInputError, match="photos"):
+        _run([folder], tmp_path / "out", SMALL)
+
+
+def test_views_that_do_not_overlap_are_refused(tmp_path: Path) -> None:
+    """Calibrated views looking in four directions from one point share nothing."""
+    from recon.cameras import look_at
+    from recon_io.scene import write_scene_cameras
+
+    rng = np.random.default_rng(1)
+    frames = []
+    for k, target in enumerate([(1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, 0, -1)]):
+        camera = look_at(np.zeros(3), np.array(target, dtype=float), focal_px=200.0, width=160, height=120, up=np.array([0.0, 1.0, 0.0]) if target[1] == 0 else np.array([0.0, 0.0, 1.0]))
+        image = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+        Image.fromarray(image).save(tmp_path / f"v{k}.png")
+        frames.append(Frame(image=image, source=str(tmp_path / f"v{k}.png"), camera=camera))
+    write_scene_cameras(frames, tmp_path / "cameras.json")
+    with pytest.raises(BadInputError, match="overlaps"):
+        _run([tmp_path], tmp_path / "out", SMALL)

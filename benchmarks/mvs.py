@@ -1,4 +1,5 @@
-"""Multi-view stereo figures (in progress): plane-sweep depth on real frames with ground truth.
+"""Multi-view stereo figures: depth on real frames with ground truth, pycolmap cameras against
+Strecha's, and the whole ``mvs`` method on the fountain.
 
 Run with the project's interpreter: ``.venv/bin/python benchmarks/mvs.py [--frames N]``. Prints
 JSON on stdout, progress on stderr. Needs ``../shared/data``.
@@ -15,6 +16,12 @@ within 1.25, 0.74 s a view) are printed beside them for context; the MVSNet is n
 With every frame a reference, the depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
 consistency in two or more sources) and the cloud scored against all the ground-truth depth
 back-projected: accuracy and completeness (median distances, millimetres; shares within 5 cm).
+
+``../shared/data/multiview_scene/strecha_fountain-P11`` (11 photos, 768x512, ground-truth cameras):
+pycolmap's cameras for the plain photos (:func:`recon_mvs.sfm.solve_cameras`) against the truth
+after a similarity alignment (rotation error in degrees, centre error relative to the camera
+layout's size), the MVSNet's time a view at 320 pixels across, and the whole ``recon reconstruct
+photos/ --method mvs`` run at its defaults (seconds per stage, total; the issue's bound is 5 minutes).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENE = ROOT.parent / "shared" / "data" / "multiview_scene" / "hololens_dvmvs_000"
+FOUNTAIN = ROOT.parent / "shared" / "data" / "multiview_scene" / "strecha_fountain-P11"
 PEER = {"name": "PatchmatchNet (issue 12)", "median_abs_rel": 0.084, "within_1.25": 0.905, "s_per_view": 0.74}
 SETTINGS = {"scale": 0.5, "window": 15, "planes": 64, "sources": 5, "near_m": 0.3, "far_m": 6.0}
 
@@ -115,6 +123,56 @@ def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
     }
 
 
+def fountain_figures(net: object) -> dict:
+    """pycolmap cameras against the truth, the MVSNet's speed at 320 px, the whole method's time."""
+    import tempfile
+
+    from PIL import Image
+
+    from recon.pipeline import reconstruct
+    from recon.plugins import PluginHost
+    from recon.structures import Frame
+    from recon.testing.camera_truth import camera_errors, strecha_cameras
+    from recon_mvs.planesweep import downscale
+    from recon_mvs.sfm import solve_cameras
+    from recon_mvs.views import depth_range, select_sources
+
+    photos = sorted((FOUNTAIN / "images_768x512").glob("*.jpg"))
+    frames = [Frame(image=np.asarray(Image.open(p).convert("RGB")), source=str(p)) for p in photos]
+    log("fountain: structure from motion")
+    sparse = solve_cameras(frames)
+    errors = camera_errors([c for c in sparse.cameras if c is not None], [t for t, c in zip(strecha_cameras(FOUNTAIN / "gt_dense_cameras"), sparse.cameras) if c is not None])
+    figures: dict = {
+        "cameras": {
+            "registered": f"{len(sparse.registered)}/{len(frames)}", "seconds": round(sparse.seconds, 2), "reprojection_error_px": round(sparse.reprojection_error_px, 3),
+            "rotation_error_deg_median": round(float(np.median(errors["rotation_deg"])), 3), "rotation_error_deg_max": round(float(np.max(errors["rotation_deg"])), 3),
+            "centre_error_relative_median": round(float(np.median(errors["centre_relative"])), 5),
+        },
+    }
+    if net is not None:
+        from recon_mvs.mvsnet import mvsnet_depth
+
+        small = [downscale(f.image, c, 320 / f.image.shape[1]) for f, c in zip(frames, sparse.cameras)]
+        cams = [s[1] for s in small]
+        times = []
+        for ref in range(len(frames)):
+            near, far = depth_range(cams[ref], sparse.points)
+            sources = select_sources(cams, ref, 4, depth=float(np.sqrt(near * far)))
+            start = time.perf_counter()
+            mvsnet_depth(net, *small[ref], [small[i] for i in sources], near, far)
+            times.append(time.perf_counter() - start)
+        figures["mvsnet_s_per_view"] = {"size": f"{cams[0].width}x{cams[0].height}", "sources": 4, "seconds": round(float(np.mean(times)), 3)}
+    with tempfile.TemporaryDirectory() as tmp:
+        log("fountain: the whole mvs method at its defaults")
+        start = time.perf_counter()
+        report = reconstruct(PluginHost().load_entrypoints(), [FOUNTAIN / "images_768x512"], Path(tmp) / "out", method="mvs", quiet=True)
+        figures["method"] = {
+            "seconds": round(time.perf_counter() - start, 1), "stages_s": report["metadata"]["stage_seconds"],
+            "fused_points": report["metadata"]["fused_points"], "faces": report["mesh"]["faces"], "texture_coverage": report["metadata"]["texture_coverage"],
+        }
+    return figures
+
+
 def main() -> None:
     from PIL import Image
 
@@ -127,6 +185,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=40, help="Reference frames (evenly spread over the 40).")
     parser.add_argument("--mvsnet", type=Path, default=WEIGHTS, help="MVSNet weights (or a training checkpoint of assets/mvsnet/train_mvsnet.py); default: the shipped ones, when there.")
     parser.add_argument("--mvsnet-scale", type=float, default=1.0, help="The MVSNet's input size relative to the 540x360 frames.")
+    parser.add_argument("--no-fountain", action="store_true", help="Skip the fountain (cameras, the whole method).")
     args = parser.parse_args()
     net = _mvsnet(args.mvsnet) if args.mvsnet is not None and args.mvsnet.is_file() else None
     if not SCENE.is_dir():
@@ -166,6 +225,7 @@ def main() -> None:
         "plane_sweep": {**{k: round(float(np.mean([v[k] for v in per_view])), 4) for k in keys}, "s_per_view": round(float(np.mean([v["s"] for v in per_view])), 3), "views": len(per_view)},
         "mvsnet": _summary(learned, per_view, args.mvsnet, args.mvsnet_scale) if learned else None,
         "fusion": fused,
+        "fountain": None if args.no_fountain or not FOUNTAIN.is_dir() else fountain_figures(net),
         "peer": PEER,
         "cpu_count": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],

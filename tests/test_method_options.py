@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("plugin", ["recon_face", "recon_visualhull", "recon_occupancy"])
+@pytest.mark.parametrize("plugin", ["recon_face", "recon_visualhull", "recon_occupancy", "recon_mvs"])
 def test_declared_options_are_the_defaults(plugin: str) -> None:
     declared = importlib.import_module(plugin).OPTIONS
     defaults = importlib.import_module(f"{plugin}.method").DEFAULTS

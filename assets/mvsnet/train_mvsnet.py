@@ -38,15 +38,20 @@ def log(text: str) -> None:
 
 
 def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN001
+    """The loss of both stages (each in units of its own hypothesis spacing) and the fine stage's
+    median relative depth error."""
     images = torch.as_tensor(sample.images, device=device).permute(0, 3, 1, 2).float() / 255.0
-    depth, _ = net(images, sample.cameras, NEAR, FAR)
-    full = F.interpolate((1.0 / depth)[None, None], size=sample.depth.shape, mode="bilinear", align_corners=False)[0, 0]
+    stages = net.stages(images, sample.cameras, NEAR, FAR)
     truth = torch.as_tensor(sample.depth, device=device)
     valid = (truth > NEAR) & (truth < FAR)
     if int(valid.sum()) < 100:
         return torch.tensor(float("nan"), device=device), float("nan")
     spacing = (1.0 / NEAR - 1.0 / FAR) / (net.planes - 1)
-    loss = F.smooth_l1_loss(full[valid] / spacing, (1.0 / truth[valid]) / spacing)
+    spacings = (spacing, spacing * net.FINE_SPAN / (net.FINE_PLANES - 1))
+    loss = torch.zeros((), device=device)
+    for (depth, _), unit in zip(stages, spacings):
+        full = F.interpolate((1.0 / depth)[None, None], size=sample.depth.shape, mode="bilinear", align_corners=False)[0, 0]
+        loss = loss + F.smooth_l1_loss(full[valid] / unit, (1.0 / truth[valid]) / unit)
     with torch.no_grad():
         rel = ((1.0 / full[valid] - truth[valid]).abs() / truth[valid]).median().item()
     return loss, rel
@@ -64,6 +69,7 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, nargs="*", default=PHOTOS, help="Folders of photographs for the rooms' surfaces.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-only", action="store_true")
+    parser.add_argument("--init", type=Path, help="Start a new training from this checkpoint's weights (those that fit; the rest start fresh).")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
@@ -76,6 +82,11 @@ def main() -> None:
         optimizer.load_state_dict(state["optimizer"])
         step, history, seconds = state["step"], state["history"], state["seconds"]
         log(f"resumed at step {step}")
+    elif args.init is not None:
+        state = torch.load(args.init, map_location=device, weights_only=False)
+        missing, _ = net.load_state_dict(state["net"], strict=False)
+        history = [["init", str(args.init), state["step"]]]
+        log(f"initialised from {args.init} (step {state['step']}); fresh: {len(missing)} tensors")
     if not args.weights_only:
         missing = [str(f) for f in args.photos if not f.is_dir()]
         if missing:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from recon.errors import BadInputError, UsageError
+from recon.options import flag
 from recon.progress import Stages
 from recon.structures import Frame, Inputs, Mesh, Reconstruction
 
@@ -53,8 +54,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        for flag in ("neutral", "photometric", "same_person"):
-            opts[flag] = _flag(opts[flag], flag)
+        for key in ("neutral", "photometric", "same_person"):
+            opts[key] = flag(opts[key], key)
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad face option: {exc}") from None
@@ -69,15 +70,6 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     if opts["focal_35mm"] is not None and not 4 <= opts["focal_35mm"] <= 2000:
         raise UsageError(f"focal_35mm must be a 35 mm-equivalent focal length in mm (4 to 2000), got {opts['focal_35mm']}")
     return opts
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"{name} must be true or false (on or off), got {value!r}")
-    return text in ("1", "true", "yes", "on")
 
 
 def _unique_names(frames: list[Frame]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from recon.errors import BadInputError, UsageError
+from recon.options import flag
 from recon.progress import Stages
 from recon.structures import Camera, Frame, Inputs, Reconstruction
 from recon_mvs.planesweep import downscale
@@ -52,7 +53,7 @@ def options_of(options: dict[str, Any]) -> dict[str, Any]:
             opts[key] = None if opts[key] is None else float(opts[key])
         opts["trim"] = float(opts["trim"])
         for key in ("closed", "save_depth"):
-            opts[key] = _flag(opts[key], key)
+            opts[key] = flag(opts[key], key)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad mvs option: {exc}") from None
     if opts["depth"] not in DEPTH_KINDS:
@@ -66,15 +67,6 @@ def options_of(options: dict[str, Any]) -> dict[str, Any]:
     if opts["window"] < 3 or opts["window"] % 2 == 0 or opts["planes"] < 8:
         raise UsageError("-O window must be odd and at least 3, -O planes at least 8")
     return opts
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).lower()
-    if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return text in ("1", "true", "yes", "on")
 
 
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:

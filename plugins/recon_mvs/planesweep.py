@@ -70,7 +70,7 @@ def ncc_cost(ref: torch.Tensor, warped: torch.Tensor, valid: torch.Tensor, windo
 
 def warp_grid(ref: Camera, src: Camera, depth: torch.Tensor, device: torch.device | str) -> torch.Tensor:
     """(P, H, W, 2) ``grid_sample`` coordinates in ``src`` of every reference pixel on each of the
-    P fronto-parallel planes at ``depth`` (P,)."""
+    P fronto-parallel planes at ``depth`` (P,), or at its own depths ``depth`` (P, H, W)."""
     h, w = ref.height, ref.width
     ys, xs = torch.meshgrid(torch.arange(h, device=device, dtype=torch.float64), torch.arange(w, device=device, dtype=torch.float64), indexing="ij")
     rays = torch.stack([xs, ys, torch.ones_like(xs)], dim=-1) @ torch.as_tensor(np.linalg.inv(ref.K).T, device=device)  # (H, W, 3), z = 1
@@ -78,7 +78,9 @@ def warp_grid(ref: Camera, src: Camera, depth: torch.Tensor, device: torch.devic
     M = torch.as_tensor(src.R @ ref.R.T, device=device)
     offset = torch.as_tensor(src.t - src.R @ ref.R.T @ ref.t, device=device)
     direction = rays @ M.T  # (H, W, 3)
-    x = depth.to(torch.float64)[:, None, None, None] * direction[None] + offset  # (P, H, W, 3)
+    d = depth.to(torch.float64)
+    d = d[:, None, None, None] if d.dim() == 1 else d[..., None]
+    x = d * direction[None] + offset  # (P, H, W, 3)
     Ks = torch.as_tensor(src.K, device=device)
     z = x[..., 2:3]
     pix = (x @ Ks.T)[..., :2] / z.clamp(min=1e-9)

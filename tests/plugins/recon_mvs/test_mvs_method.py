@@ -16,6 +16,7 @@ from recon.errors import BadInputError
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
 from recon.structures import Frame
+from recon.testing.camera_truth import camera_errors, strecha_cameras
 from recon_mvs.sfm import solve_cameras
 
 SMALL = {"size": 192, "planes": 48, "window": 7, "max_faces": 20000, "texture_size": 512, "poisson_depth": 8}
@@ -32,27 +33,6 @@ def _run(inputs: list[Path], out: Path, options: dict, method: str | None = "mvs
     return reconstruct(PluginHost().load_entrypoints(), inputs, out, method=method, options=options, quiet=True)
 
 
-def strecha_cameras(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(world-to-camera rotation, centre) of each ``*.camera`` file (Strecha's format: K, distortion,
-    the camera-to-world rotation, the centre, the size)."""
-    cameras = []
-    for path in sorted(folder.glob("*.camera")):
-        rows = np.array([[float(x) for x in line.split()] for line in path.read_text().splitlines()[4:8]])
-        cameras.append((rows[:3].T, rows[3]))
-    return cameras
-
-
-def similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama's (scale, rotation, translation) taking the ``source`` points onto ``target``."""
-    mu_s, mu_t = source.mean(0), target.mean(0)
-    a, b = source - mu_s, target - mu_t
-    u, sig, vt = np.linalg.svd(b.T @ a / len(a))
-    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = float(np.trace(np.diag(sig) @ d) / (a**2).sum(1).mean())
-    return scale, rotation, mu_t - scale * rotation @ mu_s
-
-
 def test_pycolmap_cameras_match_strecha_ground_truth(shared_data: Path) -> None:
     """All 11 fountain photos placed; after a similarity alignment of the centres the rotations
     are within 1 degree (median) and the centres within 2 % of the scene's size (measured:
@@ -64,14 +44,9 @@ def test_pycolmap_cameras_match_strecha_ground_truth(shared_data: Path) -> None:
     truth = strecha_cameras(folder / "gt_dense_cameras")
     assert scene.registered == list(range(11)) and len(truth) == 11
     assert scene.reprojection_error_px < 1.0 and len(scene.points) > 1000
-    centres = np.array([c.center for c in scene.cameras])
-    true_centres = np.array([c for _, c in truth])
-    scale, rotation, shift = similarity(centres, true_centres)
-    aligned = (scale * (rotation @ centres.T)).T + shift
-    size = np.linalg.norm(true_centres.max(0) - true_centres.min(0))
-    angles = [np.degrees(np.arccos(np.clip((np.trace(c.R @ rotation.T @ r.T) - 1) / 2, -1, 1))) for c, (r, _) in zip(scene.cameras, truth)]
-    assert np.median(angles) <= 1.0, angles
-    assert np.median(np.linalg.norm(aligned - true_centres, axis=1)) < 0.02 * size
+    errors = camera_errors(scene.cameras, truth)
+    assert np.median(errors["rotation_deg"]) <= 1.0, errors
+    assert np.median(errors["centre_relative"]) < 0.02, errors
     focal = scene.cameras[0].K[0, 0]
     assert abs(focal - 2759.48 / 4) < 0.03 * 2759.48 / 4  # the 768x512 photos are a quarter of 3072x2048
 
@@ -222,3 +197,24 @@ def test_views_that_do_not_overlap_are_refused(tmp_path: Path) -> None:
     write_scene_cameras(frames, tmp_path / "cameras.json")
     with pytest.raises(BadInputError, match="overlaps"):
         _run([tmp_path], tmp_path / "out", SMALL)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"depth": "stereo"}, "planesweep or mvsnet"),
+        ({"size": 10}, "size"),
+        ({"near": 0.5}, "near and -O far together"),
+        ({"near": 2.0, "far": 1.0}, "near < far"),
+        ({"window": 8}, "odd"),
+        ({"min_agree": 9}, "min_agree"),
+        ({"closed": "maybe"}, "closed must be true or false"),
+        ({"planes": "many"}, "bad mvs option"),
+    ],
+)
+def test_bad_options_are_usage_errors(options: dict, message: str) -> None:
+    from recon.errors import UsageError
+    from recon_mvs.method import options_of
+
+    with pytest.raises(UsageError, match=message):
+        options_of(options)

@@ -3,7 +3,8 @@ and write its weights to ``plugins/recon_mvs/data/mvsnet.pt`` (float16) with ``m
 
 Run with the project's interpreter: ``.venv/bin/python assets/mvsnet/train_mvsnet.py
 [--iterations N] [--checkpoint FILE]``. Every sample is a new random room seen from three or four
-views (192x128, depth 0.3-6 m); about half its surfaces wear photographs from ``--photos`` (by
+views (a random width of 160-320 pixels, 3:2, so that the network works at the sizes it is run at;
+depth 0.3-6 m); about half its surfaces wear photographs from ``--photos`` (by
 default the instant-ngp fox images and the Middlebury motorcycle pair in ``../shared/data``, none
 of them a scene the benchmark scores); the loss is the smooth-L1 error of the predicted inverse depth,
 upsampled to the image, against the rendered one, in units of the plane spacing. The training state
@@ -31,6 +32,8 @@ OUT = ROOT / "plugins" / "recon_mvs" / "data"
 SCENES = ROOT.parent / "shared" / "data" / "multiview_scene"
 PHOTOS = [SCENES / "instant_ngp_fox" / "images", SCENES / "middlebury_stereo_motorcycle"]
 NEAR, FAR = 0.3, 6.0
+WIDTHS = (160, 192, 224, 256, 288, 320)
+MULTISCALE_FROM = 800  # the two-stage network's first 800 steps saw 192x128 only; then a random width a step
 
 
 def log(text: str) -> None:
@@ -100,7 +103,9 @@ def main() -> None:
             start = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * (0.5 ** (step / 10000))
-            loss, rel = step_loss(net, random_sample(rng, views=int(rng.integers(3, 5)), photos=photos), device)
+            width = int(rng.choice(WIDTHS)) if step >= MULTISCALE_FROM else 192
+            sample = random_sample(rng, views=int(rng.integers(3, 5)), width=width, height=8 * round(width * 2 / 3 / 8), photos=photos)
+            loss, rel = step_loss(net, sample, device)
             if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it
                 continue
             optimizer.zero_grad(set_to_none=True)
@@ -123,7 +128,7 @@ def main() -> None:
     save_weights(OUT / "mvsnet.pt", FORMAT, net.state_dict(), trained_steps=step)
     (OUT / "mvsnet.json").write_text(json.dumps({
         "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
-        "data": "recon_mvs.synthetic random rooms, 3 views of 192x128 until step 6036, then 3-4 views with photographs on about half the surfaces", "history_tail": history[-5:],
+        "data": "recon_mvs.synthetic random rooms; the single-stage network it started from: 3 views of 192x128 for 6036 steps, then 3-4 views with photographs on about half the surfaces to step 7618; the two-stage network: 3-4 views with photographs, 192x128 for 800 steps, then widths of 160-320 px", "history_tail": history[-5:],
     }, indent=2) + "\n")
     log(f"wrote {OUT / 'mvsnet.pt'} after {step} steps")
 

@@ -17,7 +17,7 @@ from recon_mvs.planesweep import downscale
 
 DEFAULTS: dict[str, Any] = {
     "depth": "planesweep",
-    "size": 384,
+    "size": None,
     "sources": 4,
     "planes": 64,
     "window": 11,
@@ -33,6 +33,9 @@ DEFAULTS: dict[str, Any] = {
     "save_depth": False,
 }
 DEPTH_KINDS = ("planesweep", "mvsnet")
+DEPTH_SIZE = {"planesweep": 384, "mvsnet": 256}
+"""The depth maps' default width by estimator: the MVSNet, trained at 160-320 pixels across, is
+most accurate near 200 (benchmarks/mvs.py), the sweep's window wants more pixels."""
 MIN_CONFIDENCE = {"planesweep": 0.1, "mvsnet": 0.3}
 """The confidence a depth needs to enter the fusion, by estimator (NCC margin; MVSNet's probability mass)."""
 MIN_VIEWS = 3
@@ -47,6 +50,8 @@ def options_of(options: dict[str, Any]) -> dict[str, Any]:
     """
     opts = {k: options.get(k) if options.get(k) is not None else v for k, v in DEFAULTS.items()}
     try:
+        if opts["size"] is None:
+            opts["size"] = DEPTH_SIZE.get(opts["depth"], 384)
         for key in ("size", "sources", "planes", "window", "min_agree", "poisson_depth", "max_faces", "texture_size"):
             opts[key] = int(opts[key])
         for key in ("near", "far", "confidence"):

@@ -195,7 +195,7 @@ def mvsnet_depth(net: MVSNet, ref_image: object, ref: Camera, sources: list[tupl
     from recon_mvs.planesweep import DepthResult
 
     device = next(net.parameters()).device
-    images = torch.stack([torch.as_tensor(np.asarray(im), dtype=torch.float32, device=device).permute(2, 0, 1) / 255.0 for im in [ref_image, *(s[0] for s in sources)]])
+    images = torch.stack([torch.as_tensor(np.array(im, dtype=np.float32), device=device).permute(2, 0, 1) / 255.0 for im in [ref_image, *(s[0] for s in sources)]])
     depth, confidence = net(images, [ref, *(s[1] for s in sources)], near, far)
     size = (ref.height, ref.width)
     inv = F.interpolate((1.0 / depth)[None, None], size=size, mode="bilinear", align_corners=False)[0, 0]

@@ -85,48 +85,67 @@ def test_fountain_mesh_opens_in_blender_textured_with_its_cameras(fountain: Path
     assert len(blender.camera_objects(bpy)) == 11
 
 
-def test_hololens_sequence_is_chosen_fused_and_near_the_measured_depth(shared_data: Path, tmp_path: Path) -> None:
-    """Ten frames of the sequence (K.txt + poses.txt) go to ``mvs`` without --method; the fused
-    points lie near the ground-truth surface (median under 8 cm at 1-4 m), and ``depth/`` holds
-    16-bit millimetre maps near the measured depth."""
+def _hololens_part(shared_data: Path, folder: Path, keep: list[int]) -> Path:
+    """A sequence folder of the HoloLens frames ``keep`` (their images, poses and names)."""
+    scene = _scene(shared_data, "hololens_dvmvs_000")
+    (folder / "images").mkdir(parents=True)
+    shutil.copy(scene / "K.txt", folder / "K.txt")
+    poses = (scene / "poses.txt").read_text().splitlines()
+    names = (scene / "frames.txt").read_text().split()
+    for k in keep:
+        shutil.copy(scene / "images" / names[k], folder / "images" / names[k])
+    (folder / "poses.txt").write_text("\n".join(poses[k] for k in keep) + "\n")
+    (folder / "frames.txt").write_text("\n".join(names[k] for k in keep) + "\n")
+    return folder
+
+
+def _distance_to_truth(shared_data: Path, part: Path, points: np.ndarray) -> float:
+    """Median distance (metres) from ``points`` to the ground-truth depth of the frames of ``part`` back-projected."""
     from scipy.spatial import cKDTree
 
     from recon_io.scene import read_scene
     from recon_mvs.fusion import backproject
 
-    folder = _scene(shared_data, "hololens_dvmvs_000")
-    part = tmp_path / "part"
-    (part / "images").mkdir(parents=True)
-    shutil.copy(folder / "K.txt", part / "K.txt")
-    poses = (folder / "poses.txt").read_text().splitlines()
-    names = (folder / "frames.txt").read_text().split() if (folder / "frames.txt").is_file() else None
-    images = sorted((folder / "images").iterdir())
-    keep = list(range(10, 20))
-    for k in keep:
-        shutil.copy(images[k], part / "images" / images[k].name)
-    (part / "poses.txt").write_text("\n".join(poses[k] for k in keep) + "\n")
-    if names is not None:
-        (part / "frames.txt").write_text("\n".join(names[k] for k in keep) + "\n")
+    truth = []
+    for f in read_scene(part, {}).frames:
+        depth = np.asarray(Image.open(_scene(shared_data, "hololens_dvmvs_000") / "depth" / Path(f.source).name)).astype(np.float64) / 1000
+        truth.append(backproject(depth, f.camera)[depth > 0][::7])
+    return float(np.median(cKDTree(np.concatenate(truth)).query(points)[0]))
+
+
+def test_hololens_sequence_is_chosen_fused_and_near_the_measured_depth(shared_data: Path, tmp_path: Path) -> None:
+    """Ten frames of the sequence (K.txt + poses.txt) go to ``mvs`` without --method; the fused
+    points lie near the ground-truth surface (median under 8 cm at 1-4 m), and ``depth/`` holds
+    16-bit millimetre maps near the measured depth."""
+    import trimesh
+
+    part = _hololens_part(shared_data, tmp_path / "part", list(range(10, 20)))
     out = tmp_path / "out"
     report = _run([part], out, {**SMALL, "save_depth": True}, method=None)
     assert report["method"] == "mvs"
-    frames = read_scene(part, {}).frames
-    truth = []
-    for f in frames:
-        depth = np.asarray(Image.open(folder / "depth" / Path(f.source).name)).astype(np.float64) / 1000
-        truth.append(backproject(depth, f.camera)[depth > 0][::7])
-    tree = cKDTree(np.concatenate(truth))
-    import trimesh
-
     points = np.asarray(trimesh.load(out / "points.ply").vertices)
     assert len(points) > 5000
-    assert np.median(tree.query(points)[0]) < 0.08
-    saved = np.asarray(Image.open(out / "depth" / f"{Path(frames[5].source).stem}.png"))
-    measured = np.asarray(Image.open(folder / "depth" / Path(frames[5].source).name).resize(saved.shape[::-1], Image.Resampling.NEAREST)).astype(np.float64)
+    assert _distance_to_truth(shared_data, part, points) < 0.08
+    name = Path(report["views"][5]["input"]).stem
+    saved = np.asarray(Image.open(out / "depth" / f"{name}.png"))
+    measured = np.asarray(Image.open(_scene(shared_data, "hololens_dvmvs_000") / "depth" / f"{name}.png").resize(saved.shape[::-1], Image.Resampling.NEAREST)).astype(np.float64)
     assert saved.dtype == np.uint16
     m = measured > 0
     assert np.median(np.abs(saved[m] - measured[m]) / measured[m]) < 0.2
-    assert (out / "depth" / f"{Path(frames[5].source).stem}_confidence.png").is_file()
+    assert (out / "depth" / f"{name}_confidence.png").is_file()
+
+
+def test_shipped_mvsnet_depth_runs_end_to_end(shared_data: Path, tmp_path: Path) -> None:
+    """``-O depth=mvsnet`` with the shipped weights: the fused cloud of six frames lies near the
+    measured surface too."""
+    import trimesh
+
+    part = _hololens_part(shared_data, tmp_path / "part", list(range(20, 26)))
+    report = _run([part], tmp_path / "out", {**SMALL, "depth": "mvsnet"})
+    assert report["metadata"]["options"]["depth"] == "mvsnet" and all(v["status"] == "ok" for v in report["views"])
+    points = np.asarray(trimesh.load(tmp_path / "out" / "points.ply").vertices)
+    assert len(points) > 2000
+    assert _distance_to_truth(shared_data, part, points) < 0.1
 
 
 def test_temple_ring_gives_a_closed_textured_mesh(shared_data: Path, tmp_path: Path) -> None:

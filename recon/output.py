@@ -274,3 +274,21 @@ def write_file(path: Path, content: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def safe_names(sources: list[str], keep_suffix: bool = True, fallback: str = "view") -> list[str]:
+    """One file-name-safe label per source path (its name, or its stem without ``keep_suffix``):
+    characters other than letters, digits, ``_.-`` become ``_``, no leading dot, and a repeated
+    label gets ``_2``, ``_3`` ... (photos of the same name from two folders)."""
+    import re
+
+    names: list[str] = []
+    for source in sources:
+        path = Path(source)
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.name if keep_suffix else path.stem).lstrip(".") or fallback
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names

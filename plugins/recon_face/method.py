@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 
 from recon.errors import BadInputError, UsageError
 from recon.options import flag
+from recon.output import safe_names
 from recon.progress import Stages
 from recon.structures import Frame, Inputs, Mesh, Reconstruction
 
@@ -72,18 +72,6 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-def _unique_names(frames: list[Frame]) -> list[str]:
-    names: list[str] = []
-    for f in frames:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(f.source).name) or "photo"
-        name, n = base, 1
-        while name in names:
-            n += 1
-            name = f"{base}_{n}"
-        names.append(name)
-    return names
-
-
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     """Reconstruct a textured face from the photos in ``inputs``."""
     from recon.texture import bake_views
@@ -93,7 +81,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     frames = inputs.frames
     if frames and frames[0].index is not None:
         raise UsageError(f"method face takes photos; {inputs.paths[0]} is a video: use --method face_video (the default for a video)")
-    views = [_View(f, n) for f, n in zip(frames, _unique_names(frames))]
+    views = [_View(f, n) for f, n in zip(frames, safe_names([f.source for f in frames], fallback="photo"))]
     with stages.stage("detect", total=len(views)) as task:
         for view in views:
             try:

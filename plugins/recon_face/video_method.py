@@ -40,7 +40,7 @@ OPENCV_TO_GLTF = np.diag([1.0, -1.0, -1.0])  # camera axes: x right, y down, z f
 
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    from recon_face.method import _flag
+    from recon.options import flag
     from recon_face.method import _options as face_options
 
     opts = face_options({"texture_size": VIDEO_TEXTURE_SIZE, **{k: v for k, v in options.items() if v is not None}})
@@ -48,8 +48,8 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         opts[key] = options.get(key) if options.get(key) is not None else default
     try:
         opts["key_frames"] = int(opts["key_frames"])
-        opts["smooth"] = _flag(opts["smooth"], "smooth")
-        opts["preview_video"] = _flag(opts["preview_video"], "preview_video")
+        opts["smooth"] = flag(opts["smooth"], "smooth")
+        opts["preview_video"] = flag(opts["preview_video"], "preview_video")
         opts["pose_hz"], opts["expression_hz"] = float(opts["pose_hz"]), float(opts["expression_hz"])
         opts["frame_rate"] = None if opts["frame_rate"] is None else float(opts["frame_rate"])
     except (TypeError, ValueError) as exc:

@@ -220,29 +220,18 @@ def _depth_files(frames: list[Frame], depths: dict) -> dict[str, bytes]:
     """``depth/NAME.png`` (16-bit, millimetres) and ``depth/NAME_confidence.png`` (8-bit) per view."""
     from PIL import Image
 
+    from recon.output import safe_names
+
     files: dict[str, bytes] = {}
-    used: set[str] = set()
+    stems = safe_names([f.source for f in frames], keep_suffix=False)
     for i, result in sorted(depths.items()):
-        stem = _stem(frames[i], used)
+        stem = stems[i]
         millimetres = np.clip(np.nan_to_num(result.depth) * 1000.0 + 0.5, 0, 65535).astype(np.uint16)
         for suffix, array in (("", millimetres), ("_confidence", (np.clip(result.confidence, 0, 1) * 255 + 0.5).astype(np.uint8))):
             buf = io.BytesIO()
             Image.fromarray(array).save(buf, format="PNG")
             files[f"depth/{stem}{suffix}.png"] = buf.getvalue()
     return files
-
-
-def _stem(frame: Frame, used: set[str]) -> str:
-    import re
-    from pathlib import Path
-
-    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(frame.source).stem).lstrip(".") or "view"
-    stem, n = base, 1
-    while stem in used:
-        n += 1
-        stem = f"{base}_{n}"
-    used.add(stem)
-    return stem
 
 
 def _preview(frame: Frame, small: tuple, depth: Any, mesh: Any, camera: Camera, image: np.ndarray) -> np.ndarray:

@@ -118,3 +118,10 @@ def test_current_folder_and_above_are_refused(tmp_path: Path, monkeypatch: pytes
     monkeypatch.chdir(tmp_path / "sub")
     with pytest.raises(UsageError, match="current folder"):
         check_target(Path(name), [], overwrite=True)
+
+
+def test_safe_names_are_file_safe_and_unique() -> None:
+    from recon.output import safe_names
+
+    assert safe_names(["a/x y.png", "b/x y.png", "c/.hidden.png", "d/x_y.png"]) == ["x_y.png", "x_y.png_2", "hidden.png", "x_y.png_3"]
+    assert safe_names(["a/img 1.jpg", "b/img 1.jpg"], keep_suffix=False) == ["img_1", "img_1_2"]

@@ -222,9 +222,14 @@ def test_method_is_chosen_for_photos_only() -> None:
     registry = PluginHost().load_entrypoints().registry
     photo = Frame(np.zeros((8, 8, 3), np.uint8), "a.jpg")
     assert choose_method(registry, Inputs(frames=[photo]), None).name == "face"
-    cam = Camera(np.eye(3), np.eye(3), np.zeros(3), 8, 8)
-    calibrated = [Frame(np.zeros((8, 8, 3), np.uint8), f"{i}.png", camera=cam) for i in range(3)]
+    from recon.cameras import look_at
+
+    ring = [look_at(np.array([np.sin(a), 0.0, np.cos(a)]) * 2, np.zeros(3), 8.0, 8, 8) for a in (0.0, 2.0, 4.0)]
+    calibrated = [Frame(np.zeros((8, 8, 3), np.uint8), f"{i}.png", camera=c) for i, c in enumerate(ring)]
     assert choose_method(registry, Inputs(frames=calibrated), None).name == "visual-hull"
+    walk = [Camera(np.eye(3), np.eye(3), np.array([-0.1 * i, 0.0, 0.0]), 8, 8) for i in range(3)]  # a sideways walk, axes parallel
+    walked = [Frame(np.zeros((8, 8, 3), np.uint8), f"{i}.png", camera=c) for i, c in enumerate(walk)]
+    assert choose_method(registry, Inputs(frames=walked), None).name == "mvs"
     video = [Frame(np.zeros((8, 8, 3), np.uint8), "c.mp4", index=i, timestamp=i / 25) for i in range(3)]
     assert not registry.methods["face"].accepts(Inputs(frames=video))
 

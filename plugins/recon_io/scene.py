@@ -64,6 +64,7 @@ def is_scene_folder(path: Path) -> bool:
 
 def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
     """The frames of a scene folder, each with its camera (see the module docstring)."""
+    walk = False  # a sequence: its axes may meet anywhere (a pan meets beside the camera), not checked
     if (path / CAMERAS_JSON).is_file():
         camera_file = path / CAMERAS_JSON
         frames = _read_cameras_json(camera_file)
@@ -76,6 +77,7 @@ def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
     elif (path / "poses.txt").is_file() and (path / "K.txt").is_file():
         camera_file = path / "poses.txt"
         frames = _read_sequence(path)
+        walk = True
     elif is_scene_folder(path):
         camera_file = path / "cams"
         frames = _read_mvsnet(path)
@@ -83,7 +85,7 @@ def read_scene(path: Path, options: dict[str, Any]) -> Inputs:
         raise BadInputError(f"{path}: not a scene folder; add {CAMERAS_JSON} (see recon_io.scene)")
     if not frames:
         raise BadInputError(f"{path}: the scene lists no views; add at least one image with its camera")
-    if camera_file.name != "poses.txt":  # a sequence is a walk: its axes may meet anywhere (a pan meets near the camera)
+    if not walk:
         _check_common_view(frames, camera_file)
     return Inputs(paths=[str(path)], frames=frames)
 

@@ -132,7 +132,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         cameras=cameras,
         views=view_stats,
         point_cloud=cloud,
-        preview=_preview(frames[0], small[0], depths.get(0), mesh, texture_cams[0], texture_images[0]),
+        preview=_preview(small[0][0], depths.get(0), mesh, texture_cams[0]),
         files=files,
         metadata={
             "options": opts,
@@ -234,14 +234,15 @@ def _depth_files(frames: list[Frame], depths: dict) -> dict[str, bytes]:
     return files
 
 
-def _preview(frame: Frame, small: tuple, depth: Any, mesh: Any, camera: Camera, image: np.ndarray) -> np.ndarray:
-    """The first photo, its inverse depth (blue far, red near) and the textured mesh from its camera, side by side."""
+def _preview(photo: np.ndarray, depth: Any, mesh: Any, camera: Camera) -> np.ndarray:
+    """The first ``photo`` (at the depth maps' size), its inverse depth (blue far, red near) and the
+    textured mesh seen by ``camera``, side by side."""
     from PIL import Image
 
     from recon.render import render
 
-    h, w = small[0].shape[:2]
-    panels = [small[0]]
+    h, w = photo.shape[:2]
+    panels = [photo]
     if depth is not None:
         inv = 1.0 / np.maximum(depth.depth, 1e-6)
         lo, hi = np.percentile(inv, [2, 98])

@@ -2,7 +2,7 @@
 rendering speed, on the shared real clips.
 
 Run with the project's interpreter: ``.venv/bin/python benchmarks/avatar.py [--clips wojtek]
-[--device cuda] [--work DIR] [--picture docs/avatar_heldout.png]``. Prints JSON on stdout, progress on stderr. Needs ``../shared/data``.
+[--device cuda] [--work DIR] [--size N --iterations N] [--picture docs/avatar_heldout.png]``. Prints JSON on stdout, progress on stderr. Needs ``../shared/data``.
 
 For each clip (``../shared/data/face_video``: ``metrical_tracker/{wojtek,justin}/video.mp4``,
 ``face_recognition/short_hamilton_clip.mp4``) ``recon avatar train`` runs in-process with the
@@ -63,7 +63,7 @@ def mesh_rate(folder: Path, frames: int = 10) -> float:
     return len(picks) / (time.perf_counter() - start)
 
 
-def bench_clip(name: str, clip: Path, work: Path, device: str) -> dict[str, Any]:
+def bench_clip(name: str, clip: Path, work: Path, device: str, size: int | None = None, iterations: int | None = None) -> dict[str, Any]:
     import torch
 
     from recon.plugins import PluginHost
@@ -71,7 +71,7 @@ def bench_clip(name: str, clip: Path, work: Path, device: str) -> dict[str, Any]
     from recon_avatar.train import default_settings
 
     gpu = device == "cuda"
-    settings = default_settings(gpu)
+    settings = default_settings(gpu, size=size, iterations=iterations)
     log(f"{name}: training at {settings.size}px, {settings.iterations} steps on {device}")
     report = train_avatar(PluginHost().load_entrypoints(), clip, work / name, settings, device=device, quiet=True)
     render_fps = report["render_fps"]
@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--clips", nargs="*", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--work", type=Path, default=None, help="Where the avatars go (kept; a rerun resumes). Default: a temporary folder.")
+    parser.add_argument("--size", type=int, default=None, help="Training size (default: the command's for the device; a dry run can go small).")
+    parser.add_argument("--iterations", type=int, default=None, help="Training steps (default: the command's for the device).")
     parser.add_argument("--picture", type=Path, default=None, help="Copy the first clip's heldout.png here (the README's is docs/avatar_heldout.png).")
     args = parser.parse_args()
     missing = [str(CLIPS[c]) for c in args.clips if not CLIPS[c].is_file()]
@@ -116,12 +118,13 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="recon-avatar-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()
-    results = {name: bench_clip(name, CLIPS[name], work, args.device) for name in args.clips}
+    results = {name: bench_clip(name, CLIPS[name], work, args.device, args.size, args.iterations) for name in args.clips}
     if args.picture is not None:
         args.picture.write_bytes((work / args.clips[0] / "heldout.png").read_bytes())
     print(json.dumps({
         "benchmark": "avatar",
         "device": args.device,
+        "defaults": args.size is None and args.iterations is None,
         "cpu_count": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in os.getloadavg()],

@@ -6,9 +6,11 @@ a decaying learning rate, checkpoints that resume exactly (the sampler's state i
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from recon_avatar.field import AvatarField, FieldSettings, render_rays
 from recon_avatar.shell import THICKNESS_M, ShellRays, canonical_bounds, head_shell
 
 CHECKPOINT_EVERY_S = 30.0
+WORKERS = min(8, os.cpu_count() or 1)  # threads that cast the frames' shell rays and take the plate's median
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,14 @@ def prepare(host: Any, clip: Path, tracking: Tracking, size: int, read_options: 
     by_position = {int(p): images[i] for i, p in enumerate(positions)}
     K = crop.intrinsics(tracking.K)
     rays = {}
-    with stages.stage("shell rays", total=len(train)) as task:
-        for p in train:
-            rays[int(p)] = head_shell(tracking.head, tracking.weights[p], tracking.camera(int(p), K, (size, size)))
+
+    def cast(p: int) -> ShellRays:
+        return head_shell(tracking.head, tracking.weights[p], tracking.camera(p, K, (size, size)))
+
+    with stages.stage("shell rays", total=len(train)) as task, ThreadPoolExecutor(WORKERS) as pool:
+        # NumPy lets go of the GIL in the rasterizer's array work: the frames share the cores
+        for p, shell in zip(train, pool.map(cast, [int(p) for p in train])):
+            rays[int(p)] = shell
             task.advance()
     plate = estimate_plate(np.stack([by_position[int(p)] for p in train]), [rays[int(p)].pixel for p in train])
     return TrainingData(tracking, crop, K, train, heldout, by_position, rays, plate)
@@ -104,9 +112,15 @@ def estimate_plate(images: np.ndarray, shell_pixels: list[np.ndarray]) -> np.nda
     masked = flat.copy()
     for k, pix in enumerate(shell_pixels):
         masked[k, pix] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": pixels the head always covers
-        plate = np.nanmedian(masked, axis=0)
+
+    def median(columns: slice) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": pixels the head always covers
+            return np.nanmedian(masked[:, columns], axis=0)
+
+    bounds = np.linspace(0, h * w, WORKERS * 4 + 1).astype(int)
+    with ThreadPoolExecutor(WORKERS) as pool:
+        plate = np.concatenate(list(pool.map(median, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])))
     plate = np.where(np.isnan(plate), np.median(flat, axis=0), plate)
     return np.clip(plate + 0.5, 0, 255).astype(np.uint8).reshape(h, w, 3)
 

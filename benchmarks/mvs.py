@@ -13,7 +13,8 @@ upsampling to 540x360): median and mean absolute relative error, the share of pi
 factor 1.25 and within 10 %, and seconds per view. The peer's figures from the issue
 (PatchmatchNet, DTU-trained, on this machine's CPU: median absolute relative error 0.084, 90.5 %
 within 1.25, 0.74 s a view) are printed beside them for context. recon's MVSNet (shipped weights,
-or ``--mvsnet`` a checkpoint) runs on the same views at ``--mvsnet-scale`` of the frames' size,
+or ``--mvsnet`` a checkpoint) runs on the same views at the size the ``mvs`` method gives it
+(``-O depth=mvsnet``: 256 pixels across, 256x171) or ``--mvsnet-scale`` of the frames' size,
 and its gains over the sweep are printed against the issue's 20 % target.
 With every frame a reference, the depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
 consistency in two or more sources) and the cloud scored against all the ground-truth depth
@@ -180,13 +181,14 @@ def main() -> None:
 
     from recon_io.scene import read_scene
     from recon_mvs.fusion import DepthView
+    from recon_mvs.method import DEPTH_SIZE
     from recon_mvs.planesweep import downscale, plane_sweep
     from recon_mvs.views import select_sources
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=40, help="Reference frames (evenly spread over the 40).")
     parser.add_argument("--mvsnet", type=Path, default=WEIGHTS, help="MVSNet weights (or a training checkpoint of assets/mvsnet/train_mvsnet.py); default: the shipped ones, when there.")
-    parser.add_argument("--mvsnet-scale", type=float, default=1.0, help="The MVSNet's input size relative to the 540x360 frames.")
+    parser.add_argument("--mvsnet-scale", type=float, default=None, help="The MVSNet's input size relative to the 540x360 frames (default: the mvs method's own for -O depth=mvsnet, 256 pixels across).")
     parser.add_argument("--no-fountain", action="store_true", help="Skip the fountain (cameras, the whole method).")
     args = parser.parse_args()
     net = _mvsnet(args.mvsnet) if args.mvsnet is not None and args.mvsnet.is_file() else None
@@ -198,6 +200,8 @@ def main() -> None:
     small = [downscale(f.image, f.camera, SETTINGS["scale"]) for f in frames]
     refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
     per_view, views, chosen, learned = [], {}, {}, []
+    if args.mvsnet_scale is None:
+        args.mvsnet_scale = min(1.0, DEPTH_SIZE["mvsnet"] / frames[0].image.shape[1])  # as the method scales
     big = [downscale(f.image, f.camera, args.mvsnet_scale) for f in frames] if net is not None else None
     for ref in refs:
         sources = select_sources(cameras, int(ref), SETTINGS["sources"], depth=1.5)

@@ -11,7 +11,9 @@ upsampled to the image, against the rendered one, in units of the plane spacing.
 is saved to ``--checkpoint`` (default ``assets/mvsnet/checkpoint.pt``, kept in version control so
 a later session goes on from it)
 every minute and resumed from there, so a long training can be stopped and continued; with
-``--weights-only`` the script only writes the weights of the checkpoint it has.
+``--weights-only`` the script only writes the weights of the checkpoint it has. ``--workers N``
+renders the rooms in N worker processes (what keeps a GPU busy: a sample takes 0.2-0.5 s on one
+core) and ``--minutes M`` stops, saves and writes the weights after M minutes.
 """
 
 from __future__ import annotations
@@ -60,6 +62,33 @@ def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN00
     return loss, rel
 
 
+class Rooms(torch.utils.data.IterableDataset):
+    """Endless random samples, each worker with its own generator (seeded by the seed, the step
+    the run starts at and the worker's number)."""
+
+    def __init__(self, photos: list[np.ndarray], seed: int, step: int) -> None:
+        self.photos, self.seed, self.step = photos, seed, step
+
+    def __iter__(self):  # noqa: ANN204
+        from recon_mvs.synthetic import random_sample
+
+        info = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng([self.seed, self.step, 1 + (info.id if info else 0)])
+        while True:
+            yield next_sample(rng, self.step, self.photos, random_sample)
+
+
+def next_sample(rng: np.random.Generator, step: int, photos: list[np.ndarray], random_sample):  # noqa: ANN001, ANN201
+    width = int(rng.choice(WIDTHS)) if step >= MULTISCALE_FROM else 192
+    return random_sample(rng, views=int(rng.integers(3, 5)), width=width, height=8 * round(width * 2 / 3 / 8), photos=photos)
+
+
+def save_checkpoint(path: Path, net, optimizer, step: int, history: list, seconds: float) -> None:  # noqa: ANN001
+    tmp = path.with_suffix(".tmp")
+    torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history, "seconds": seconds}, tmp)
+    os.replace(tmp, path)
+
+
 def main() -> None:
     from recon.weights import save_weights
     from recon_mvs.mvsnet import FORMAT, MVSNet
@@ -72,6 +101,8 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, nargs="*", default=PHOTOS, help="Folders of photographs for the rooms' surfaces.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-only", action="store_true")
+    parser.add_argument("--workers", type=int, default=0, help="Processes rendering the samples (0: in the training loop, reproducible from --seed).")
+    parser.add_argument("--minutes", type=float, default=None, help="Stop (saving the checkpoint and the weights) after this many minutes.")
     parser.add_argument("--init", type=Path, help="Start a new training from this checkpoint's weights (those that fit; the rest start fresh).")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -96,15 +127,16 @@ def main() -> None:
             sys.exit(f"train mvsnet: missing photo folders {missing}: put ../shared/data beside the checkout or pass --photos")
         photos = photo_bank(args.photos)
         rng = np.random.default_rng([args.seed, step])
+        loader = iter(torch.utils.data.DataLoader(Rooms(photos, args.seed, step), batch_size=None, num_workers=args.workers, prefetch_factor=4)) if args.workers else None
         args.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        last, window = time.perf_counter(), []
+        began = last = time.perf_counter()
+        window: list[tuple[float, float]] = []
         net.train()
-        while step < args.iterations:
+        while step < args.iterations and (args.minutes is None or time.perf_counter() - began < 60 * args.minutes):
             start = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * (0.5 ** (step / 10000))
-            width = int(rng.choice(WIDTHS)) if step >= MULTISCALE_FROM else 192
-            sample = random_sample(rng, views=int(rng.integers(3, 5)), width=width, height=8 * round(width * 2 / 3 / 8), photos=photos)
+            sample = next(loader) if loader is not None else next_sample(rng, step, photos, random_sample)
             loss, rel = step_loss(net, sample, device)
             if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it
                 continue
@@ -120,15 +152,14 @@ def main() -> None:
                 log(f"step {step}: loss {history[-1][1]}, median abs rel {history[-1][2]}, {seconds / step:.2f} s a step")
                 window = []
             if time.perf_counter() - last > 60 or step == args.iterations:
-                tmp = args.checkpoint.with_suffix(".tmp")
-                torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history, "seconds": seconds}, tmp)
-                os.replace(tmp, args.checkpoint)
+                save_checkpoint(args.checkpoint, net, optimizer, step, history, seconds)
                 last = time.perf_counter()
+        save_checkpoint(args.checkpoint, net, optimizer, step, history, seconds)
     OUT.mkdir(parents=True, exist_ok=True)
     save_weights(OUT / "mvsnet.pt", FORMAT, net.state_dict(), trained_steps=step)
     (OUT / "mvsnet.json").write_text(json.dumps({
         "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
-        "data": "recon_mvs.synthetic random rooms; the single-stage network it started from: 3 views of 192x128 for 6036 steps, then 3-4 views with photographs on about half the surfaces to step 7618; the two-stage network: 3-4 views with photographs, 192x128 for 800 steps, then widths of 160-320 px", "history_tail": history[-5:],
+        "data": "recon_mvs.synthetic random rooms; the single-stage network it started from: 3 views of 192x128 for 6036 steps, then 3-4 views with photographs on about half the surfaces to step 7618; the two-stage network: 3-4 views with photographs, 192x128 for 800 steps, then widths of 160-320 px; steps 5701-16480 ran on an NVIDIA H200 with --workers 14", "history_tail": history[-5:],
     }, indent=2) + "\n")
     log(f"wrote {OUT / 'mvsnet.pt'} after {step} steps")
 

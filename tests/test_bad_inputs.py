@@ -13,7 +13,6 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recon.testing.cli import RECON, run_recon
+
 REPO = Path(__file__).resolve().parents[1]
-RECON = Path(sys.executable).parent / "recon"
 
 pytestmark = pytest.mark.skipif(not RECON.exists(), reason="no recon console script beside this interpreter")
 
@@ -168,7 +168,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def recon(args: list[str], cwd: Path, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RECON), *args], cwd=cwd, capture_output=True, text=True, env=_env(**env), timeout=timeout)
+    return run_recon(*args, cwd=cwd, env=_env(**env), timeout=timeout)
 
 
 def check_contract(

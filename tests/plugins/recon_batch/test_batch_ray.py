@@ -25,13 +25,12 @@ from click.testing import CliRunner, Result
 from recon.cli import make_cli
 from recon.output import REPORT
 from recon.structures import Mesh
+from recon.testing.cli import RECON
 from recon_batch.engine import ray_installed
 
 from batch_helpers import CLOUD_ARGS, write_clouds
 
 pytestmark = pytest.mark.skipif(not ray_installed(), reason="Ray is not installed: pip install -e '.[batch]' (the test extra has it)")
-
-RECON = Path(sys.executable).with_name("recon")
 
 
 def run(args: list[str]) -> Result:

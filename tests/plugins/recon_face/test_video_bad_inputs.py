@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-RECON = Path(sys.executable).parent / "recon"
+from recon.testing.cli import run_recon
+
 FPS = 25
 
 
@@ -51,7 +51,7 @@ def write_clip(path: Path, frames: list[np.ndarray], rotation: int | None = None
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RECON), "reconstruct", *args, "-q", "-O", "preview_video=false"], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return run_recon("reconstruct", *args, "-q", "-O", "preview_video=false", cwd=cwd)
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int, names: str) -> None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-RECON = Path(sys.executable).parent / "recon"
+from recon.testing.cli import run_recon
 
 
 def recon(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RECON), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return run_recon(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-RECON = Path(sys.executable).parent / "recon"
+from recon.testing.cli import run_recon
+
 PHOTO = Path(__file__).resolve().parents[3] / "assets" / "demo_face" / "astronaut.jpg"
 
 
 def recon(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(RECON), *args], capture_output=True, text=True, timeout=300)
+    return run_recon(*args)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,6 @@ def test_critical_points_summarise_the_shape(chair: Path) -> None:
     import trimesh
 
     import recon_pointnet
-
     points = trimesh.sample.sample_surface(trimesh.load(chair, force="mesh"), 4096, seed=0)[0]
     result = recon_pointnet.critical_points(points, up="z")
     assert result["label"] == "chair" and result["points"].shape == (1024, 3)

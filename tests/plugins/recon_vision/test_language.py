@@ -11,19 +11,18 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-RECON = Path(sys.executable).parent / "recon"
+from recon.testing.cli import clean_env, run_recon
+
 ROOT = Path(__file__).resolve().parents[3]
 PHOTO = ROOT / "assets" / "demo_face" / "astronaut.jpg"
 
 
 def recon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "HF_"))}
-    return subprocess.run([str(RECON), *args], capture_output=True, text=True, timeout=300, env={**base, **(env or {})})
+    return run_recon(*args, env=clean_env(**(env or {})))
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int, *says: str) -> None:

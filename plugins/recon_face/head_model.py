@@ -240,11 +240,11 @@ def _high_bases(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a = _arrays(path)
 
     def dequantise(q: np.ndarray, scale: np.ndarray) -> np.ndarray:  # (K, V, 3) int8 steps, (K,) step sizes
-        return np.multiply(q, scale[:, None, None], dtype=np.float32)
+        return np.multiply(q, scale[:, None, None], dtype=np.float32, order="C")
 
     return (
         a["neutral"].astype(np.float32),
-        dequantise(a["identity"], a["identity_scale"].astype(np.float32)),
+        dequantise(a["identity"].transpose(0, 2, 1), a["identity_scale"].astype(np.float32)),  # stored (K, 3, V): it packs smaller
         dequantise(a["expression"], a["expression_scale"].astype(np.float32)),
     )
 

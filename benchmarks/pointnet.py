@@ -12,7 +12,7 @@ milliseconds per cloud batched (16 clouds a batch, the fastest size on the CPU) 
 time; the shared ModelNet OFF meshes through the same path as ``recon classify --up z``. Targets (issue 15): accuracy >= 89.2 %
 (PointNet, Qi et al. 2017), ECE <= 0.05, <= 5 ms per cloud batched.
 
-Procedural: :func:`recon_pointnet.shapes.classification_set` from a seed used neither for the
+Procedural: :func:`recon.shapes.classification_set` from a seed used neither for the
 procedural weights' training (0) nor their card (1); baseline: D2 shape distributions (Osada et
 al. 2002) with a 1-nearest-neighbour classifier. Prints JSON.
 """
@@ -50,10 +50,10 @@ def prepare_z_up(points: np.ndarray) -> np.ndarray:
 
 
 def modelnet40(weights: str | None) -> dict:
+    from recon.pointnet import parameter_count
     from recon_pointnet.calibration import accuracy_figures, expected_calibration_error, selective_figures
     from recon_pointnet.checkpoint import load_checkpoint
     from recon_pointnet.classify import calibrated_probabilities, classify_points, vote_logits
-    from recon_pointnet.model import parameter_count
 
     npz = SHARED / "modelnet40_1024" / "modelnet40_1024.npz"
     if not npz.is_file():
@@ -126,9 +126,9 @@ def modelnet40(weights: str | None) -> dict:
 
 
 def procedural(per_class: int, seed: int) -> dict:
+    from recon.pointnet import parameter_count
+    from recon.shapes import CLASSES, classification_set
     from recon_pointnet.checkpoint import load_checkpoint, procedural_weights_path
-    from recon_pointnet.model import parameter_count
-    from recon_pointnet.shapes import CLASSES, classification_set
     from recon_pointnet.train import evaluate
 
     ckpt = load_checkpoint(procedural_weights_path())

@@ -3,10 +3,10 @@
     .venv/bin/python assets/occupancy/train_prior.py [--shapes 3000] [--steps 2000] [--seed 0]
 
 Data: :func:`recon_occupancy.prior.make_dataset` (the ten procedural classes of
-``recon_pointnet.shapes`` and random unions of primitives; random pose; sparse, noisy, often
+``recon.shapes`` and random unions of primitives; random pose; sparse, noisy, often
 partial clouds; exact occupancy labels), a training set from ``seed`` and a held-out set from
 ``seed + 1``. Model: :class:`recon_occupancy.network.PriorNetwork` (the PointNet encoder of
-``recon_pointnet`` + a FiLM-conditioned occupancy decoder). Writes the checkpoint and
+``recon.pointnet`` + a FiLM-conditioned occupancy decoder). Writes the checkpoint and
 ``prior.json`` (held-out IoU, parameters, timings) into ``plugins/recon_occupancy/data/``, the
 package data the wheel ships (``--out`` elsewhere). A few CPU minutes; deterministic for a seed.
 """

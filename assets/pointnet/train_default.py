@@ -2,7 +2,7 @@
 
     .venv/bin/python assets/pointnet/train_default.py [--per-class 300] [--epochs 12] [--seed 0]
 
-Data: :mod:`recon_pointnet.shapes` (10 classes of primitive arrangements, Y up, random
+Data: :mod:`recon.shapes` (10 classes of primitive arrangements, Y up, random
 proportions, rotation about Y, small tilt, anisotropic scale, 1 % jitter), a training set from
 ``seed`` and a held-out set from ``seed + 1`` (shapes never seen in training). Writes the
 checkpoint and ``pointnet_procedural.json`` (classes, parts, held-out accuracy, parameter count,
@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recon.pointnet import PointNet, parameter_count
+from recon.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.checkpoint import Checkpoint, save_checkpoint
-from recon_pointnet.model import PointNet, parameter_count
-from recon_pointnet.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.train import TrainConfig, evaluate, train
 
 DATA = Path(__file__).resolve().parents[2] / "plugins" / "recon_pointnet" / "data"  # package data

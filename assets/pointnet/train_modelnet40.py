@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from recon_pointnet.model import EncoderConfig, PointNet, parameter_count
+from recon.pointnet import EncoderConfig, PointNet, parameter_count
 from recon_pointnet.modelnet import load_split, prepare
 from recon_pointnet.train import TrainConfig, train_epoch
 

@@ -6,8 +6,9 @@ points.ply -o out/``). Two modes (``-O mode=fit|prior``):
 - ``fit`` (default): optimise an occupancy network on this one cloud; inside/outside supervision
   from estimated, oriented and jet-denoised normals (IMLS near the surface, generalised winding
   numbers away from it); no pretrained weights needed.
-- ``prior``: a PointNet encoder (``recon_pointnet``) + occupancy decoder trained on procedural
-  shapes (``recon_occupancy/data/prior.pt``), for fast completion of sparse or partial clouds.
+- ``prior``: a PointNet encoder (``recon.pointnet``, shared with ``recon_pointnet``) + occupancy
+  decoder trained on procedural shapes (``recon_occupancy/data/prior.pt``), for fast completion
+  of sparse or partial clouds.
 
 Extraction: MISE from 32^3 with 2 upsampling steps, PyTorch3D marching cubes, Newton refinement of
 the vertices; the mesh is watertight and manifold. Options: see :data:`recon_occupancy.method.DEFAULTS`.

@@ -5,7 +5,8 @@
   occupancy network in the spirit of convolutional occupancy networks, Peng et al. 2020, with the
   features optimised directly). Trains in seconds on a CPU.
 - :class:`PriorNetwork` (prior mode): after Mescheder et al. 2019. A PointNet encoder (the very
-  module of ``recon_pointnet``) maps the cloud to a Gaussian latent ``q(z | cloud)``; a decoder
+  module of ``recon.pointnet`` that ``recon_pointnet`` classifies with) maps the cloud to a
+  Gaussian latent ``q(z | cloud)``; a decoder
   ``f(x, z)`` of residual blocks, conditioned on ``z`` by FiLM (feature-wise scale and shift, in
   place of the paper's conditional batch norm) on Fourier features of ``x``, gives the logit.
   Trained on procedural shapes by ``assets/occupancy/train_prior.py``.
@@ -116,7 +117,7 @@ class PriorNetwork(nn.Module):
 
     def __init__(self, config: PriorConfig = PriorConfig()) -> None:
         super().__init__()
-        from recon_pointnet.model import EncoderConfig, PointNetEncoder
+        from recon.pointnet import EncoderConfig, PointNetEncoder
 
         self.config = config
         enc = EncoderConfig.from_dict(config.encoder)

@@ -1,6 +1,6 @@
 """Prior mode: a PointNet-encoded occupancy network trained on the project's procedural shapes.
 
-Data (:func:`make_dataset`): shapes of :mod:`recon_pointnet.shapes` (the ten classes plus random
+Data (:func:`make_dataset`): shapes of :mod:`recon.shapes` (the ten classes plus random
 unions of 1-4 primitives), posed randomly (any rotation about Y, small tilt, anisotropic scale),
 normalised like fit mode (bounding box centred, longest side 1). The input cloud is sparse and
 often partial: 300-1024 surface points, 0-1 % noise, and with probability one half a random
@@ -46,11 +46,11 @@ def default_prior_path() -> Path:
 
 
 def _random_union(rng: np.random.Generator) -> list:
-    from recon_pointnet.shapes import _KINDS, Primitive, rotation
+    from recon.shapes import PRIMITIVE_KINDS, Primitive, rotation
 
     prims = []
     for _ in range(int(rng.integers(1, 5))):
-        kind = str(rng.choice(_KINDS))
+        kind = str(rng.choice(PRIMITIVE_KINDS))
         size = rng.uniform(0.15, 0.5, 3)
         if kind == "torus":
             size[1] = size[0] * rng.uniform(0.2, 0.45)
@@ -72,7 +72,7 @@ def make_sample(
     rng: np.random.Generator, n_cloud: tuple[int, int] = (300, 1024), n_queries: int = 4096, partial: float = 0.5
 ) -> PriorSample:
     """One procedural shape as a (sparse, noisy, maybe partial) cloud with occupancy labels."""
-    from recon_pointnet.shapes import CLASSES, Shape, crop, make_shape, random_pose
+    from recon.shapes import CLASSES, Shape, crop, make_shape, random_pose
 
     if rng.random() < 0.7:
         shape = make_shape(int(rng.integers(len(CLASSES))), rng)

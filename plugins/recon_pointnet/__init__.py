@@ -1,8 +1,8 @@
 """Built-in plugin ``recon_pointnet``: PointNet classification and part segmentation.
 
-Commands: ``recon classify FILES [--json]`` and ``recon train pointnet DATA_DIR``. The encoder
-(:class:`recon_pointnet.model.PointNetEncoder`) is shared with the occupancy prior of
-``recon_occupancy``; the procedural shapes (:mod:`recon_pointnet.shapes`) train both.
+Commands: ``recon classify FILES [--json]`` and ``recon train pointnet DATA_DIR``. The network
+(:mod:`recon.pointnet`, whose encoder the occupancy prior of ``recon_occupancy`` shares) and the
+procedural shapes that train both (:mod:`recon.shapes`) are in the core.
 Shipped weights: ``recon_pointnet/data/pointnet.pt``, the default, 40 ModelNet40 classes with
 calibrated probabilities and an "unknown" threshold (the checkout's
 ``assets/pointnet/train_modelnet40.py``), and ``recon_pointnet/data/pointnet_procedural.pt``, the

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 
 from recon.package_data import package_file
+from recon.pointnet import EncoderConfig, PointNet, fused_for_inference
 from recon.weights import load_weights, save_weights
-from recon_pointnet.model import EncoderConfig, PointNet, fused_for_inference
 
 FORMAT = "recon-pointnet"
 VERSION = 1
@@ -80,7 +80,7 @@ class Checkpoint:
     @property
     def inference_model(self) -> torch.nn.Module:
         """:attr:`model` with BatchNorm folded into the layers before it (made once; see
-        :func:`recon_pointnet.model.fused_for_inference`)."""
+        :func:`recon.pointnet.fused_for_inference`)."""
         if self._fused is None:
             self._fused = fused_for_inference(self.model)
         return self._fused

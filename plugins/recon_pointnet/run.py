@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from recon.errors import BadInputError
+from recon.pointnet import PointNet, parameter_count
 from recon_pointnet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from recon_pointnet.data import read_folder
-from recon_pointnet.model import PointNet, parameter_count
 from recon_pointnet.train import TrainConfig, evaluate, train
 
 if TYPE_CHECKING:

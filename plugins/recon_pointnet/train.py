@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from recon_pointnet.model import PointNet, feature_transform_regularizer
+from recon.pointnet import PointNet, feature_transform_regularizer
 
 
 @dataclass

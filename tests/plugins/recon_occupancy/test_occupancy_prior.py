@@ -13,6 +13,7 @@ import torch
 from recon.errors import BadInputError
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
+from recon.pointnet import PointNetEncoder
 from recon_occupancy.network import PriorConfig, PriorNetwork
 from recon_occupancy.prior import (
     Prior,
@@ -25,7 +26,6 @@ from recon_occupancy.prior import (
     save_prior,
     train_prior,
 )
-from recon_pointnet.model import PointNetEncoder
 
 
 def test_samples_are_normalised_with_exact_labels() -> None:

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from recon.errors import BadInputError
+from recon.pointnet import PointNet, PointNetEncoder, TNet, feature_transform_regularizer, parameter_count
+from recon.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.checkpoint import Checkpoint, load_checkpoint, procedural_weights_path, save_checkpoint
 from recon_pointnet.classify import classify_points
-from recon_pointnet.model import PointNet, PointNetEncoder, TNet, feature_transform_regularizer, parameter_count
-from recon_pointnet.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.train import TrainConfig, evaluate, train
 
 WEIGHTS = procedural_weights_path()  # the ten procedural shapes, with a part head

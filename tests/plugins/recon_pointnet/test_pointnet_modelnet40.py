@@ -17,11 +17,11 @@ from click.testing import CliRunner, Result
 
 from recon.cli import make_cli
 from recon.errors import ExitCode
+from recon.pointnet import EncoderConfig, PointNet, fused_for_inference
 from recon_pointnet.calibration import choose_unknown_threshold, expected_calibration_error, fit_temperature
 from recon_pointnet.checkpoint import Checkpoint, default_weights_path, load_checkpoint, save_checkpoint
 from recon_pointnet.classify import classify_points
 from recon_pointnet.data import farthest_point_sample, subsample
-from recon_pointnet.model import EncoderConfig, PointNet, fused_for_inference
 from recon_pointnet.modelnet import prepare, split_indices
 from recon_pointnet.train import TrainConfig, train
 

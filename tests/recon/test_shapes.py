@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recon_pointnet.shapes import CLASSES, PARTS, classification_sample, classification_set, make_shape
+from recon.shapes import CLASSES, PARTS, classification_sample, classification_set, make_shape
 
 
 @pytest.mark.parametrize("label", range(len(CLASSES)), ids=CLASSES)

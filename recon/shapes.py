@@ -1,6 +1,7 @@
 """Procedural shapes: unions of solid primitives with surface samples, part labels and occupancy.
 
-The project's own training data for the PointNet classifier and the occupancy prior. A shape is a
+The project's own training data for the PointNet classifier (``recon_pointnet``) and the occupancy
+prior (``recon_occupancy``), hence in the core. A shape is a
 list of :class:`Primitive` solids (box, ellipsoid, cylinder, cone, torus, pyramid, capsule) placed
 in a Y-up frame; its surface is the boundary of their union and its occupancy the union of their
 insides, both computed exactly from the primitives (surface points inside another primitive are
@@ -36,7 +37,7 @@ PARTS = (
 )
 """Part names, in part-label order; single-primitive classes are all ``body``."""
 
-_KINDS = ("box", "ellipsoid", "cylinder", "cone", "torus", "pyramid", "capsule")
+PRIMITIVE_KINDS = ("box", "ellipsoid", "cylinder", "cone", "torus", "pyramid", "capsule")
 
 
 @dataclass

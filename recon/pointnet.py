@@ -2,7 +2,8 @@
 (T-nets), global max pooling for order invariance; a classification head and a part-segmentation
 head on top of the same encoder.
 
-:class:`PointNetEncoder` is also the encoder of the occupancy prior (``recon_occupancy``).
+In the core because two plugins build on it: ``recon_pointnet`` (the classifier, ``recon classify``)
+and ``recon_occupancy`` (:class:`PointNetEncoder` is its prior's encoder).
 Widths are slimmer than the paper's (global feature 256 instead of 1024) so the shipped weights
 stay small and train in CPU minutes; every width is a constructor argument.
 """

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -360,19 +362,18 @@ def bake_views(
     view_weights = [1.0] * K if view_weights is None else list(view_weights)
     internal = bake_resolution(uvs, vertices, cameras, size, oversample)
     full = atlas(uvs, faces, internal)
+    with ThreadPoolExecutor(min(K, os.cpu_count() or 1)) as pool:  # NumPy lets go of the GIL in the rasterizer and the EDT
+        views = list(pool.map(lambda k: _view_geometry(faces, vertices[k], cameras[k], zbuffer_size, edge_ramp > 0), range(K)))
     gains = np.ones((K, 3))
     if equalise and K > 1:
         low = atlas(uvs, faces, min(256, internal))
-        samples = [
-            _view_samples(low, faces, vertices[k], images[k], cameras[k], view_weights[k], angle_power, edge_ramp, depth_tolerance, zbuffer_size)
-            for k in range(K)
-        ]
+        samples = [_view_samples(low, faces, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance) for k in range(K)]
         gains = colour_gains(samples, len(low.rows))
     acc = np.zeros((len(full.rows), 3), dtype=np.float32)
     wsum = np.zeros(len(full.rows), dtype=np.float32)
     view_coverage = []
     for k in range(K):
-        idx, col, w = _view_samples(full, faces, vertices[k], images[k], cameras[k], view_weights[k], angle_power, edge_ramp, depth_tolerance, zbuffer_size)
+        idx, col, w = _view_samples(full, faces, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance)
         if not np.allclose(gains[k], 1.0):
             col = np.clip(col * gains[k].astype(np.float32), 0, 255)
         acc[idx] += w[:, None] * col  # indices are unique within a view
@@ -409,24 +410,23 @@ def bake_resolution(uvs: np.ndarray, vertices: list[np.ndarray], cameras: list[C
     return min(internal, size)
 
 
-def _view_samples(
-    at: Atlas,
-    faces: np.ndarray,
-    vertices: np.ndarray,
-    image: np.ndarray,
-    camera: Camera,
-    view_weight: float,
-    angle_power: float,
-    edge_ramp: float,
-    depth_tolerance: float,
-    zbuffer_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The texels of ``at`` one photo sees: (texel indices, colours (M, 3) float32, weights).
+@dataclass
+class _ViewGeometry:
+    """What one photo's view of the mesh is, whatever the atlas: per vertex its pixel position,
+    depth and viewing cosine, the faces turned to the camera, and the reduced z-buffer with its
+    edge distances (see :func:`_view_geometry`)."""
 
-    Pixel position, depth and viewing angle are computed per vertex and interpolated to the
-    texels (within a triangle a few millimetres across the difference from projecting each texel's
-    3-D point is far below a pixel); only texels of triangles facing the camera are visited.
-    """
+    per_vertex: np.ndarray  # (V, 4) float32: u, v, z, cos
+    front_face: np.ndarray  # (F,) bool
+    scale: float  # the z-buffer's size relative to the photo's
+    extent: float  # the front faces' projected size, photo pixels
+    depth: np.ndarray  # (h, w) the reduced z-buffer's depth (0 where nothing is)
+    edges: np.ndarray | None  # (h, w) distance to a silhouette or depth edge, z-buffer pixels
+
+
+def _view_geometry(faces: np.ndarray, vertices: np.ndarray, camera: Camera, zbuffer_size: int, edges: bool) -> _ViewGeometry:
+    """The per-view work of :func:`_view_samples` that does not depend on the atlas (the bake's
+    pre-pass and its full pass share it)."""
     from recon.cameras import scale_camera
     from recon.raster import rasterize_view
 
@@ -440,23 +440,44 @@ def _view_samples(
     to_cam = camera.center - verts
     cos_v = (normals * to_cam).sum(1) / np.maximum(np.linalg.norm(to_cam, axis=1), 1e-12)
     front_face = (cos_v[faces] > 0).any(1) & (z_v[faces] > 1e-9).all(1)
-    sel = np.nonzero(front_face[at.face])[0]
     per_vertex = np.column_stack([np.nan_to_num(uv_v), z_v, cos_v]).astype(np.float32)
+    # visibility and edge distance on a reduced z-buffer
+    visible_v = front_face.any() and np.isfinite(uv_v).all()
+    extent = float(np.max(np.ptp(uv_v[np.unique(faces[front_face])], axis=0))) if visible_v else 1.0
+    scale = min(1.0, zbuffer_size / max(extent, 1.0))
+    raster = rasterize_view(verts, faces, scale_camera(camera, scale))
+    return _ViewGeometry(per_vertex, front_face, scale, extent, raster.depth, edge_distance(raster) if edges else None)
+
+
+def _view_samples(
+    at: Atlas,
+    faces: np.ndarray,
+    view: _ViewGeometry,
+    image: np.ndarray,
+    view_weight: float,
+    angle_power: float,
+    edge_ramp: float,
+    depth_tolerance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texels of ``at`` one photo sees: (texel indices, colours (M, 3) float32, weights).
+
+    Pixel position, depth and viewing angle are computed per vertex and interpolated to the
+    texels (within a triangle a few millimetres across the difference from projecting each texel's
+    3-D point is far below a pixel); only texels of triangles facing the camera are visited.
+    """
+    sel = np.nonzero(view.front_face[at.face])[0]
     c, b = at.corners[sel], at.bary[sel]
+    per_vertex = view.per_vertex
     vals = per_vertex[c[:, 0]] * b[:, 0:1] + per_vertex[c[:, 1]] * b[:, 1:2] + per_vertex[c[:, 2]] * b[:, 2:3]
     u, v, z, cos = vals[:, 0], vals[:, 1], vals[:, 2], vals[:, 3]
     h, w = image.shape[:2]
     keep = (cos > GRAZING_COS) & (u >= -0.5) & (u <= w - 0.5) & (v >= -0.5) & (v <= h - 0.5)
     sel, u, v, z, cos = sel[keep], u[keep], v[keep], z[keep], cos[keep]
-    # visibility and edge distance on a reduced z-buffer
-    visible_v = front_face.any() and np.isfinite(uv_v).all()
-    extent = float(np.max(np.ptp(uv_v[np.unique(faces[front_face])], axis=0))) if visible_v else 1.0
-    scale = min(1.0, zbuffer_size / max(extent, 1.0))
-    small = scale_camera(camera, scale)
-    raster = rasterize_view(verts, faces, small)
-    su = np.clip(np.rint((u + 0.5) * scale - 0.5).astype(np.int64), 0, small.width - 1)
-    sv = np.clip(np.rint((v + 0.5) * scale - 0.5).astype(np.int64), 0, small.height - 1)
-    zb = raster.depth[sv, su]
+    scale = view.scale
+    zh, zw = view.depth.shape
+    su = np.clip(np.rint((u + 0.5) * scale - 0.5).astype(np.int64), 0, zw - 1)
+    sv = np.clip(np.rint((v + 0.5) * scale - 0.5).astype(np.int64), 0, zh - 1)
+    zb = view.depth[sv, su]
     visible = (zb > 0) & (np.abs(z - zb) <= depth_tolerance * zb)
     sel, u, v, cos, su, sv = sel[visible], u[visible], v[visible], cos[visible], su[visible], sv[visible]
     # cos^p, and a ramp from 0 at GRAZING_COS (a photo that sees the surface edge-on smears one
@@ -464,8 +485,8 @@ def _view_samples(
     graze = np.clip((cos - GRAZING_COS) / GRAZING_COS, 0, 1)
     weight = view_weight * np.clip(cos, 0, 1) ** angle_power * graze * graze * (3 - 2 * graze)
     if edge_ramp > 0:
-        dist = edge_distance(raster)[sv, su]
-        ramp = max(edge_ramp * extent * scale, 1.0)
+        dist = view.edges[sv, su]
+        ramp = max(edge_ramp * view.extent * scale, 1.0)
         t = np.clip(dist / ramp, 0, 1)
         weight = weight * np.maximum(t * t * (3 - 2 * t), 0.02)
     colours = _bilinear32(image, u, v)

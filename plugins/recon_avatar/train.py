@@ -114,12 +114,12 @@ def estimate_plate(images: np.ndarray, shell_pixels: list[np.ndarray]) -> np.nda
         masked[k, pix] = np.nan
 
     def median(columns: slice) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice": pixels the head always covers
-            return np.nanmedian(masked[:, columns], axis=0)
+        return np.nanmedian(masked[:, columns], axis=0)
 
     bounds = np.linspace(0, h * w, WORKERS * 4 + 1).astype(int)
-    with ThreadPoolExecutor(WORKERS) as pool:
+    # the filter is process-wide, so it is set here, around the threads ("All-NaN slice": pixels the head always covers)
+    with warnings.catch_warnings(), ThreadPoolExecutor(WORKERS) as pool:
+        warnings.simplefilter("ignore", RuntimeWarning)
         plate = np.concatenate(list(pool.map(median, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])])))
     plate = np.where(np.isnan(plate), np.median(flat, axis=0), plate)
     return np.clip(plate + 0.5, 0, 255).astype(np.uint8).reshape(h, w, 3)

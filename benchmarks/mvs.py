@@ -181,7 +181,7 @@ def main() -> None:
 
     from recon_io.scene import read_scene
     from recon_mvs.fusion import DepthView
-    from recon_mvs.method import DEPTH_SIZE
+    from recon_mvs.method import DEPTH_SIZE, depth_scale
     from recon_mvs.planesweep import downscale, plane_sweep
     from recon_mvs.views import select_sources
 
@@ -201,7 +201,7 @@ def main() -> None:
     refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
     per_view, views, chosen, learned = [], {}, {}, []
     if args.mvsnet_scale is None:
-        args.mvsnet_scale = min(1.0, DEPTH_SIZE["mvsnet"] / frames[0].image.shape[1])  # as the method scales
+        args.mvsnet_scale = depth_scale(DEPTH_SIZE["mvsnet"], frames[0].image.shape[1])
     big = [downscale(f.image, f.camera, args.mvsnet_scale) for f in frames] if net is not None else None
     for ref in refs:
         sources = select_sources(cameras, int(ref), SETTINGS["sources"], depth=1.5)

@@ -362,7 +362,7 @@ def bake_views(
     view_weights = [1.0] * K if view_weights is None else list(view_weights)
     internal = bake_resolution(uvs, vertices, cameras, size, oversample)
     full = atlas(uvs, faces, internal)
-    with ThreadPoolExecutor(min(K, os.cpu_count() or 1)) as pool:  # NumPy lets go of the GIL in the rasterizer and the EDT
+    with ThreadPoolExecutor(max(1, min(K, os.cpu_count() or 1))) as pool:  # NumPy lets go of the GIL in the rasterizer and the EDT
         views = list(pool.map(lambda k: _view_geometry(faces, vertices[k], cameras[k], zbuffer_size, edge_ramp > 0), range(K)))
     gains = np.ones((K, 3))
     if equalise and K > 1:

@@ -64,21 +64,25 @@ def step_loss(net, sample, device) -> tuple[torch.Tensor, float]:  # noqa: ANN00
 
 class Rooms(torch.utils.data.IterableDataset):
     """Endless random samples, each worker with its own generator (seeded by the seed, the step
-    the run starts at and the worker's number)."""
+    the run starts at and the worker's number); a worker counts the training's step as its own
+    samples times the number of workers, which is what the loader's round robin makes it."""
 
     def __init__(self, photos: list[np.ndarray], seed: int, step: int) -> None:
         self.photos, self.seed, self.step = photos, seed, step
 
     def __iter__(self):  # noqa: ANN204
-        from recon_mvs.synthetic import random_sample
-
         info = torch.utils.data.get_worker_info()
-        rng = np.random.default_rng([self.seed, self.step, 1 + (info.id if info else 0)])
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        rng = np.random.default_rng([self.seed, self.step, 1 + worker])
+        made = 0
         while True:
-            yield next_sample(rng, self.step, self.photos, random_sample)
+            yield next_sample(rng, self.step + made * workers + worker, self.photos)
+            made += 1
 
 
-def next_sample(rng: np.random.Generator, step: int, photos: list[np.ndarray], random_sample):  # noqa: ANN001, ANN201
+def next_sample(rng: np.random.Generator, step: int, photos: list[np.ndarray]):  # noqa: ANN201
+    from recon_mvs.synthetic import random_sample
+
     width = int(rng.choice(WIDTHS)) if step >= MULTISCALE_FROM else 192
     return random_sample(rng, views=int(rng.integers(3, 5)), width=width, height=8 * round(width * 2 / 3 / 8), photos=photos)
 
@@ -92,7 +96,7 @@ def save_checkpoint(path: Path, net, optimizer, step: int, history: list, second
 def main() -> None:
     from recon.weights import save_weights
     from recon_mvs.mvsnet import FORMAT, MVSNet
-    from recon_mvs.synthetic import photo_bank, random_sample
+    from recon_mvs.synthetic import photo_bank
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20000)
@@ -136,7 +140,7 @@ def main() -> None:
             start = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * (0.5 ** (step / 10000))
-            sample = next(loader) if loader is not None else next_sample(rng, step, photos, random_sample)
+            sample = next(loader) if loader is not None else next_sample(rng, step, photos)
             loss, rel = step_loss(net, sample, device)
             if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it
                 continue

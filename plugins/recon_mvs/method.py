@@ -86,7 +86,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         raise BadInputError(f"multi-view stereo needs at least {MIN_VIEWS} photos of the scene, got {len(frames)} ({names}): add photos taken from other positions")
     frames, cameras, sparse, notes = _cameras(frames, stages, timings)
     estimate = _estimator(opts)
-    scale = min(1.0, opts["size"] / frames[0].image.shape[1])
+    scale = depth_scale(opts["size"], frames[0].image.shape[1])
     small = [downscale(f.image, c, scale) for f, c in zip(frames, cameras)]
     small_cams = [s[1] for s in small]
     bounds = frames[0].meta.get("bounds")
@@ -214,6 +214,11 @@ def _texture_views(frames: list[Frame], cameras: list[Camera]) -> tuple[list[np.
     scale = min(1.0, TEXTURE_WIDTH / frames[0].image.shape[1])
     pairs = [downscale(f.image, c, scale) for f, c in zip(frames, cameras)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def depth_scale(size: int, width: int) -> float:
+    """The factor from photos ``width`` pixels across to depth maps ``size`` across (never up)."""
+    return min(1.0, size / width)
 
 
 def _depth_files(frames: list[Frame], depths: dict) -> dict[str, bytes]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recon.testing.cli import RECON, run_recon
+from recon.testing.cli import RECON, clean_env, run_recon
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -161,14 +161,8 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
-    env.update(extra)
-    return env
-
-
 def recon(args: list[str], cwd: Path, timeout: float = 240, **env: str) -> subprocess.CompletedProcess[str]:
-    return run_recon(*args, cwd=cwd, env=_env(**env), timeout=timeout)
+    return run_recon(*args, cwd=cwd, env=clean_env(**env), timeout=timeout)
 
 
 def check_contract(
@@ -305,7 +299,7 @@ SLOW_MESH = ["mesh", "pts.xyz", "-o", "out", "-q", "-O", "iterations=3000"]
 
 def test_sigterm_removes_the_partial_folder(sandbox: Path) -> None:
     before = snapshot(sandbox)
-    proc = subprocess.Popen([str(RECON), *SLOW_MESH], cwd=sandbox, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(RECON), *SLOW_MESH], cwd=sandbox, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_partial(sandbox, proc)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
@@ -316,7 +310,7 @@ def test_sigterm_removes_the_partial_folder(sandbox: Path) -> None:
 
 def test_partial_folder_of_a_killed_run_is_removed_by_the_next_run(sandbox: Path) -> None:
     before = snapshot(sandbox)
-    proc = subprocess.Popen([str(RECON), *SLOW_MESH], cwd=sandbox, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([str(RECON), *SLOW_MESH], cwd=sandbox, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_partial(sandbox, proc)
     proc.kill()
     proc.wait(timeout=60)
@@ -328,7 +322,7 @@ def test_partial_folder_of_a_killed_run_is_removed_by_the_next_run(sandbox: Path
 def test_two_runs_into_one_out_one_wins(sandbox: Path) -> None:
     before = snapshot(sandbox)
     args = [str(RECON), "mesh", "pts.xyz", "-o", "out", "-q", *QUICK_MESH]
-    procs = [subprocess.Popen(args, cwd=sandbox, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [subprocess.Popen(args, cwd=sandbox, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [subprocess.CompletedProcess(p.args, p.wait(timeout=240), p.stdout.read(), p.stderr.read()) for p in procs]
     assert sorted(r.returncode for r in results) == [0, 2], [r.stderr for r in results]
     loser = next(r for r in results if r.returncode == 2)

@@ -18,6 +18,7 @@ def run_recon(*args: object, cwd: Path | None = None, env: Mapping[str, str] | N
     return subprocess.run([str(RECON), *map(str, args)], cwd=cwd, env=None if env is None else dict(env), capture_output=True, text=True, timeout=timeout)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the ``RECON_*`` and ``HF_*`` settings, plus ``extra``."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(("RECON_", "HF_"))}, **extra}
+def clean_env(drop: tuple[str, ...] = ("RECON_",), **extra: str) -> dict[str, str]:
+    """This process's environment without the settings whose names start with ``drop`` (recon's
+    own, by default), plus ``extra``."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(drop)}, **extra}

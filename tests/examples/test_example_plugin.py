@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recon.testing.cli import clean_env
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "recon-example-plugin"
 
 
@@ -36,7 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def recon(site: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+    env = clean_env()
     env["PYTHONPATH"] = os.pathsep.join([str(site), *filter(None, [env.get("PYTHONPATH")])])
     return subprocess.run(
         [sys.executable, "-c", "from recon.cli import main; main()", *args],

@@ -6,10 +6,7 @@ has its own tests in ``test_head_method.py``."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,7 @@ from recon.errors import BadInputError
 from recon.pipeline import reconstruct
 from recon.plugins import PluginHost
 from recon.structures import Frame, Inputs, Mesh
+from recon.testing.cli import clean_env, run_recon
 from recon_io.glb import read_glb_cameras
 
 from face_helpers import DEMO_PHOTO
@@ -170,13 +168,8 @@ def test_no_face_anywhere_is_bad_input(tmp_path: Path, faces_dir: Path) -> None:
 def test_cli_no_face_exit_3_one_line_no_output(tmp_path: Path, faces_dir: Path) -> None:
     """The real command, in a subprocess: exit 3, one clear line on stderr (MediaPipe's native
     logging silenced), nothing left behind."""
-    script = Path(sys.executable).parent / "recon"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [str(script), "reconstruct", str(faces_dir / "negatives" / "fa_grass.jpg"), "-o", str(out), "-q"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
+    proc = run_recon("reconstruct", faces_dir / "negatives" / "fa_grass.jpg", "-o", out, "-q", env=clean_env())
     assert proc.returncode == 3, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines == ["recon: error: no face found in the photo (fa_grass.jpg); give photos that show a face"], proc.stderr

@@ -22,7 +22,7 @@ PHOTO = ROOT / "assets" / "demo_face" / "astronaut.jpg"
 
 
 def recon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_recon(*args, env=clean_env(**(env or {})))
+    return run_recon(*args, env=clean_env(("RECON_", "HF_"), **(env or {})))
 
 
 def one_error(proc: subprocess.CompletedProcess[str], code: int, *says: str) -> None:

@@ -4,7 +4,6 @@ subprocess checks (``python cli.py``, no heavy imports for ``--help`` and ``plug
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from importlib import metadata
@@ -23,6 +22,7 @@ from recon.errors import ExitCode
 from recon.plugins import PluginHost
 from recon.registry import Method, Writer
 from recon.structures import Inputs, Mesh, Reconstruction
+from recon.testing.cli import clean_env
 
 REPO = Path(__file__).resolve().parents[3]
 HEAVY = ("torch", "pytorch3d", "mediapipe")
@@ -466,13 +466,8 @@ def test_end_to_end_json_report_on_stdout(add_plugin, xyz: Path, tmp_path: Path)
 # -- subprocesses ---------------------------------------------------------------------------------
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
-    return env
-
-
 def test_cli_py_from_repo_root() -> None:
-    proc = subprocess.run([sys.executable, "cli.py", "--help"], cwd=REPO, capture_output=True, text=True, env=_env(), timeout=60)
+    proc = subprocess.run([sys.executable, "cli.py", "--help"], cwd=REPO, capture_output=True, text=True, env=clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "reconstruct" in proc.stdout and "Example" in proc.stdout
 
@@ -481,7 +476,7 @@ def test_console_script_help() -> None:
     script = Path(sys.executable).parent / "recon"
     if not script.exists():
         pytest.skip("no recon console script beside this interpreter")
-    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=_env(), timeout=60)
+    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: recon" in proc.stdout
 
@@ -500,7 +495,7 @@ print("HEAVY=" + json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 @pytest.mark.parametrize("args", [["--help"], ["plugins", "--json"], ["plugins"], ["reconstruct", "--help"]], ids=" ".join)
 def test_no_heavy_imports(args: list[str]) -> None:
     code = _PROBE.format(args=args, heavy=HEAVY)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), timeout=60, cwd=REPO)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=clean_env(), timeout=60, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     last = proc.stdout.strip().splitlines()[-1]
     assert last == "HEAVY=[]", last

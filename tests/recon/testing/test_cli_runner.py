@@ -20,10 +20,13 @@ def test_run_recon_runs_the_console_script_with_paths_as_arguments(tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
-def test_clean_env_drops_recon_and_hub_settings_and_adds_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_clean_env_drops_recon_settings_or_the_prefixes_given_and_adds_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECON_DEVICE", "cuda")
     monkeypatch.setenv("HF_HOME", "/elsewhere")
     monkeypatch.setenv("KEEP_ME", "1")
     env = clean_env(RECON_FACE_TEMPLATE="x.npz")
+    assert "RECON_DEVICE" not in env and env["HF_HOME"] == "/elsewhere"
+    assert env["KEEP_ME"] == "1" and env["RECON_FACE_TEMPLATE"] == "x.npz"
+    env = clean_env(("RECON_", "HF_"), RECON_FACE_TEMPLATE="x.npz")
     assert "RECON_DEVICE" not in env and "HF_HOME" not in env
     assert env["KEEP_ME"] == "1" and env["RECON_FACE_TEMPLATE"] == "x.npz"

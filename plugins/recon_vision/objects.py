@@ -76,6 +76,9 @@ def cached_weights() -> Path | None:
     import torch
 
     folder = Path(torch.hub.get_dir()) / "checkpoints"
+    # torchvision's detection models take 1.5 s to import: only when a file could be one of them
+    if not folder.is_dir() or not any(p.name.startswith(tuple(ARCHITECTURES)) for p in folder.iterdir()):
+        return None
     for arch in ARCHITECTURES:
         path = folder / Path(_weights_enum(arch).url).name
         if path.is_file():

@@ -231,6 +231,10 @@ def run_batch(
     for capture in finished:
         ledger.skip(capture)
 
+    if not todo:  # a rerun of a finished batch: nothing for Ray to do, so it is not started (3-5 s)
+        ledger.header["ray"] = {"where": "not started: every capture was finished", "address": address, "workers": 0, "cpus_per_task": None}
+        ledger.close("finished")
+        return ledger.document()
     cluster = RayCluster(address, workers, cpus_per_task).connect()
     ledger.header["ray"] = {"where": cluster.where, "address": address, "workers": cluster.workers, "cpus_per_task": cluster.cpus_per_task}
     out.mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,10 @@ def test_sigint_stops_cleanly_and_the_rerun_finishes(local_ray: Any, clouds: Pat
     assert {n for n, s in after.items() if s == "skipped"} == finished
     assert set(after.values()) <= {"skipped", "done"} and len(after) == 6
     assert_nothing_half_written(out)
+    # once every capture is finished, a rerun has nothing for Ray to do and does not start it
+    result = run(["batch", *args, "--workers", "2"])
+    assert result.exit_code == 0 and set(statuses(out).values()) == {"skipped"}, result.output
+    assert ledger(out)["ray"]["where"].startswith("not started") and ledger(out)["status"] == "finished"
 
 
 def test_sigkill_leaves_no_half_folder_and_the_rerun_redoes_only_unfinished(local_ray: Any, clouds: Path, tmp_path: Path) -> None:

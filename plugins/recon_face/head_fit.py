@@ -16,7 +16,10 @@ photo's expression, and one camera per photo. The head is placed on those points
 5. per photo, :func:`refine_photo`: the head's position and the weights refined on the photo's
    2-D landmarks (Gauss-Newton; each step a box-constrained quadratic), since the face fit's free
    per-photo offsets are more than 51 shapes can show and the camera should fit the head; the
-   rotation too when no photometric refinement set it (one photo, or ``photometric=false``).
+   rotation too when no photometric refinement set it (one photo, or ``photometric=false``);
+6. with two photos or more (or a video's frames), :func:`landmark_offsets`: per landmark, the
+   3-D offset its 2-D residuals in all the views agree on (least absolute deviations), added to
+   the correction of step 3 by :func:`correct_landmarks`, and step 5 once more.
 
 Landmarks on the face outline (MediaPipe's face oval) slide along the cheek as the head turns,
 so they count less (``contour_weight``). Everything is in metres in the head's frame; the
@@ -51,6 +54,7 @@ class HeadFitSettings:
     sweeps: int = 200  # coordinate-descent sweeps of the expression weights (at most)
     refine_iterations: int = 8  # Gauss-Newton steps of the per-photo refinement on the 2-D landmarks
     refine_rotation: bool = False  # also turn the camera (landmarks alone leave rotations 3-4 deg off)
+    max_landmark_offset: float = 0.004  # the most one landmark moves when the views refine the identity (correct_landmarks)
 
 
 @dataclass
@@ -146,6 +150,21 @@ def fit_head(
         expressions.append(w)
         residuals.append(np.linalg.norm(head_neutral + E @ w - (points - t) @ R, axis=1) * 1000.0)
     return HeadFit(a, correction, expressions, R, t, residuals)
+
+
+def correct_landmarks(model: HeadModel, head: HeadFit, offsets: np.ndarray, contour: np.ndarray, settings: HeadFitSettings = HeadFitSettings()) -> None:
+    """Move ``head``'s neutral landmarks by ``offsets`` (478, 3; head frame, metres; each at most
+    ``settings.max_landmark_offset`` long) with the smooth per-vertex field of step 3 (added to
+    ``head.correction``). The iris landmarks, which follow the gaze, and the face outline's, which
+    slide along the silhouette as the head turns, stay out of it."""
+    weights = landmark_weights(contour, settings)
+    neutral = head.neutral(model).astype(np.float64)
+    keep = ~np.asarray(contour, dtype=bool)
+    keep[IRIS] = False
+    length = np.linalg.norm(offsets, axis=1, keepdims=True)
+    offsets = offsets * np.minimum(1.0, settings.max_landmark_offset / np.maximum(length, 1e-12))
+    at = model.landmark_points(neutral).astype(np.float64)
+    head.correction = head.correction + _spread(neutral, at[keep], offsets[keep], weights[keep], settings)
 
 
 def _spread(vertices: np.ndarray, at: np.ndarray, residual: np.ndarray, weights: np.ndarray, settings: HeadFitSettings) -> np.ndarray:
@@ -253,11 +272,7 @@ class LandmarkSolver:
             z = p[:, 2:3]
             uv = p[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
             r = ((uv - points) * scale[:, None]).reshape(-1)
-            f = np.diag(K)[:2]
-            du_dp = np.zeros((len(p), 2, 3))
-            du_dp[:, 0, 0] = f[0] / z[:, 0]
-            du_dp[:, 1, 1] = f[1] / z[:, 0]
-            du_dp[:, :, 2] = -f[None, :] * p[:, :2] / z**2
+            du_dp = projection_jacobian(p, K)
             RX = X @ R.T
             dp_domega = -_skew(RX)  # (478, 3, 3)
             cols = [du_dp @ dp_domega, du_dp]
@@ -281,6 +296,59 @@ class LandmarkSolver:
             if np.abs(step).max() < 1e-6:
                 break
         return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name), w
+
+
+def landmark_offsets(
+    solver: LandmarkSolver,
+    cameras: list[Camera],
+    weights: list[np.ndarray],
+    landmarks: list[np.ndarray],
+    visibility: list[np.ndarray | None],
+    rounds: int = 6,
+    floor_px: float = 0.3,
+) -> np.ndarray:
+    """(478, 3) the offsets of the head's neutral landmarks (head frame, metres) that several
+    views agree on: view ``k`` sees the head posed with expression ``weights[k]`` through
+    ``cameras[k]`` (head frame) and found ``landmarks[k]`` (478, 2+ pixels).
+
+    Per landmark, the offset ``d`` minimising ``sum_k |J_k d - r_k|`` (``r_k`` its 2-D residual in
+    view ``k``, ``J_k`` the projection's derivative): least absolute deviations by iteratively
+    reweighted least squares (weights ``1 / max(|.|, floor_px)``), so that an expression the 51
+    shapes under-fit in some views does not move the neutral face, as a median would not. Depth
+    is seen only as far as the views turn; a small ridge keeps what no view sees at zero.
+    """
+    rows, targets = [], []
+    for camera, w, points, vis in zip(cameras, weights, landmarks, visibility):
+        R, t, K = camera.R, camera.t, camera.K
+        p = (solver.base + solver.E @ w) @ R.T + t
+        z = p[:, 2:3]
+        du_dp = projection_jacobian(p, K)
+        seen = np.ones(len(p)) if vis is None else (np.asarray(vis) > 0).astype(float)
+        rows.append(du_dp @ R * seen[:, None, None])  # (478, 2, 3): pixels per metre in the head's frame
+        targets.append((points[:, :2] - (p[:, :2] / z * np.diag(K)[:2] + K[:2, 2])) * seen[:, None])
+    if not rows:
+        return np.zeros_like(solver.base)
+    J, r = np.stack(rows, axis=1), np.stack(targets, axis=1)  # (478, views, 2, 3), (478, views, 2)
+    ridge = 1e-4 * np.einsum("lfab,lfab->l", J, J)[:, None, None] / J.shape[1] * np.eye(3)
+    irls = np.ones(J.shape[:2])
+    d = np.zeros((len(J), 3))
+    for _ in range(rounds):
+        A = np.einsum("lf,lfai,lfaj->lij", irls, J, J) + ridge + 1e-12 * np.eye(3)
+        b = np.einsum("lf,lfai,lfa->li", irls, J, r)
+        d = np.linalg.solve(A, b[..., None])[..., 0]
+        irls = 1.0 / np.maximum(np.linalg.norm(r - np.einsum("lfai,li->lfa", J, d), axis=2), floor_px)
+    return d
+
+
+def projection_jacobian(p: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(N, 2, 3) the derivative of the pinhole projection ``K`` at camera-frame points ``p`` (N, 3)."""
+    z = p[:, 2]
+    f = np.diag(K)[:2]
+    out = np.zeros((len(p), 2, 3))
+    out[:, 0, 0] = f[0] / z
+    out[:, 1, 1] = f[1] / z
+    out[:, :, 2] = -f[None, :] * p[:, :2] / z[:, None] ** 2
+    return out
 
 
 def _skew(v: np.ndarray) -> np.ndarray:

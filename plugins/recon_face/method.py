@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -260,7 +259,7 @@ class _HeadResult:
 
     @classmethod
     def build(cls, template: Any, result: Any, used: list[_View], opts: dict[str, Any], stages: Stages) -> _HeadResult:
-        from recon_face.head_fit import HeadFitSettings, fit_head, refine_photo
+        from recon_face.head_fit import HeadFitSettings, LandmarkSolver, correct_landmarks, fit_head, landmark_offsets, refine_photo
         from recon_face.head_mesh import head_meshes
         from recon_face.head_model import HeadModel
 
@@ -276,6 +275,12 @@ class _HeadResult:
                 )
                 for k, (c, v) in enumerate(zip(result.cameras, used))
             ]
+            if n >= 2:  # the identity refined on the photos' own landmarks (as the video method does on its frames)
+                found = [v.detection.landmarks.points[:, :2].astype(np.float64) for v in used]
+                solver = LandmarkSolver(model, head, template.contour, settings, opts["neutral"])
+                offsets = landmark_offsets(solver, cameras, head.expression_weights, found, [None] * n)
+                correct_landmarks(model, head, offsets, template.contour, settings)
+                cameras = [refine_photo(model, head, k, c, found[k], template.contour, settings, opts["neutral"]) for k, c in enumerate(cameras)]
             posed = [head.posed(model, k) for k in range(n)]
             landmarks = [model.landmark_points(p) for p in posed]
             errors = [
@@ -301,10 +306,7 @@ class _HeadResult:
             "parts": [m.name for m in meshes],
             "shape_keys": list(model.expression_names),
             "identity_weights_norm": round(float(np.linalg.norm(head.identity_weights)), 3),
-            "correction_mm": {
-                "median": round(float(np.median(np.linalg.norm(head.correction, axis=1)) * 1000), 3),
-                "max": round(float(np.linalg.norm(head.correction, axis=1).max() * 1000), 3),
-            },
+            "correction_mm": correction_mm(head.correction),
         }
         return cls(model, head, meshes, cameras, errors, overlay, texture_figures, figures)
 
@@ -312,6 +314,12 @@ class _HeadResult:
         """Photo ``k``'s ARKit weights that are not zero, rounded."""
         w = self.fit.expression_weights[k]
         return {name: round(float(x), 3) for name, x in zip(self.model.expression_names, w) if x >= 0.005}
+
+
+def correction_mm(correction: np.ndarray) -> dict[str, float]:
+    """The per-vertex correction's median and largest length, millimetres (for the report)."""
+    lengths = np.linalg.norm(correction, axis=1) * 1000.0
+    return {"median": round(float(np.median(lengths)), 3), "max": round(float(lengths.max()), 3)}
 
 
 def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None) -> Any:

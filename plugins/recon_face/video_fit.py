@@ -67,12 +67,14 @@ def fit_frames(
     landmarks: list[np.ndarray | None],
     visibility: list[np.ndarray | None],
     progress: Callable[[], object] | None = None,
+    again: FrameFit | None = None,
 ) -> FrameFit:
     """Each frame's pose and weights from its landmarks (pixels, (478, 2+) or ``None``), started
     from the last frame that had a face (the first, and the first after a gap, from ``start``'s
-    rotation placed on the landmarks: :func:`place`). A solve that fails (:func:`plausible`)
-    is tried once more from the placed start; failing again, the frame counts as without a face
-    (``found`` false: the smoother bridges it)."""
+    rotation placed on the landmarks: :func:`place`), or with ``again`` (an earlier fit of the
+    same frames) from that fit's own frame first. A solve that fails (:func:`plausible`) is tried
+    once more from the placed start; failing again, the frame counts as without a face (``found``
+    false: the smoother bridges it)."""
     T = len(landmarks)
     n = len(start_weights)
     R, t, W = np.zeros((T, 3, 3)), np.zeros((T, 3)), np.zeros((T, n))
@@ -82,6 +84,8 @@ def fit_frames(
     for k, (points, vis) in enumerate(zip(landmarks, visibility)):
         if points is not None:
             starts = [(camera, w)] if previous_found else []
+            if again is not None and again.found[k]:
+                starts.insert(0, (again.camera(k, start.K, start.width, start.height), again.weights[k]))
             starts.append((place(start, solver.base, points[:, :2]), np.asarray(start_weights, dtype=np.float64)))
             for cam0, w0 in starts:
                 try:

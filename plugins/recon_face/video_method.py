@@ -8,7 +8,10 @@ Stages (each a progress bar with frames per second where it runs per frame):
 2. ``fit``, ``head fit``, ``texture``: the photo method's fit (:func:`recon_face.method.fit_photos`
    and its head) on a few key frames (:func:`recon_face.video_fit.key_frames`): the person's
    identity, the head's texture and the clip's focal length (the key frames' median).
-3. ``track head``: :func:`recon_face.video_fit.fit_frames` then :func:`recon_face.video_fit.smooth`.
+3. ``track head``: :func:`recon_face.video_fit.fit_frames`; with ``clip_identity`` (default) the
+   identity refined on every fitted frame's landmarks (:func:`recon_face.head_fit.landmark_offsets`,
+   :func:`recon_face.head_fit.correct_landmarks`) and the frames fitted again from their first
+   solution; then :func:`recon_face.video_fit.smooth`.
 4. ``preview``: ``preview.mp4``, the clip with the tracked head over it (frames decoded again).
 """
 
@@ -26,6 +29,7 @@ from recon_face.head_fit import HeadFitSettings
 VIDEO_DEFAULTS: dict[str, Any] = {
     "key_frames": 5,  # frames the identity is fitted to
     "smooth": True,  # the temporal model (false: every frame as fitted)
+    "clip_identity": True,  # refine the key frames' identity on every frame's landmarks, then fit the frames again
     "pose_hz": 2.0,  # the smoother's cut-off for the head pose, Hz (head turns are slow; 4 Hz halves the jitter less)
     "expression_hz": 6.0,  # ... and for the expression weights (blinks last ~0.1-0.2 s)
     "preview_video": True,
@@ -49,6 +53,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["key_frames"] = int(opts["key_frames"])
         opts["smooth"] = flag(opts["smooth"], "smooth")
+        opts["clip_identity"] = flag(opts["clip_identity"], "clip_identity")
         opts["preview_video"] = flag(opts["preview_video"], "preview_video")
         opts["pose_hz"], opts["expression_hz"] = float(opts["pose_hz"]), float(opts["expression_hz"])
         opts["frame_rate"] = None if opts["frame_rate"] is None else float(opts["frame_rate"])
@@ -83,9 +88,9 @@ def clip_rate(inputs: Inputs, frame_rate: float | None = None) -> float:
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     """Track the face of the video in ``inputs`` and animate recon's head with it."""
     from recon_face.detect import Detection
-    from recon_face.head_fit import LandmarkSolver
+    from recon_face.head_fit import LandmarkSolver, correct_landmarks, landmark_offsets
     from recon_face.livelink import livelink_csv
-    from recon_face.method import _head_pose, _HeadResult, _View, fit_photos
+    from recon_face.method import _head_pose, _HeadResult, _View, correction_mm, fit_photos
     from recon_face.track import track
     from recon_face.video_fit import fit_frames, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
@@ -120,15 +125,21 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     start = head.cameras[nearest]
     start = Camera(K=K, R=start.R, t=start.t, width=width, height=height)
     solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
-    with stages.stage("track head", total=n) as task:
-        raw = fit_frames(
-            solver,
-            start,
-            head.fit.expression_weights[nearest],
-            [t.points for t in tracks],
-            [t.visibility for t in tracks],
-            progress=task.advance,
-        )
+    points, visibility = [t.points for t in tracks], [t.visibility for t in tracks]
+    passes = 2 if opts["clip_identity"] else 1
+    with stages.stage("track head", total=n * passes) as task:
+        raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance)
+        if opts["clip_identity"]:
+            fitted = np.flatnonzero(raw.found)
+            offsets = landmark_offsets(
+                solver, [raw.camera(k, K, width, height) for k in fitted], list(raw.weights[fitted]), [points[k] for k in fitted], [visibility[k] for k in fitted]
+            )
+            correct_landmarks(head.model, head.fit, offsets, template.contour, VIDEO_FIT)
+            head.meshes = _moved_meshes(head.model, head.fit, head.meshes)
+            head.figures["correction_mm"] = correction_mm(head.fit.correction)
+            solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
+            raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance, again=raw)
+
         def residuals(fit: Any, k: int) -> np.ndarray:
             """(478,) pixels between frame ``k``'s landmarks and the head ``fit`` gives them."""
             X = solver.base + solver.E @ fit.weights[k]
@@ -231,6 +242,15 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "animation_csv": "Live Link Face columns (timecode, ARKit blendshapes, head and eye yaw/pitch/roll in radians)",
         },
     )
+
+
+def _moved_meshes(model: Any, fit: Any, meshes: list[Any]) -> list[Any]:
+    """The head's part meshes moved onto ``fit``'s neutral head (their textures, faces and shapes kept)."""
+    import dataclasses
+
+    neutral = fit.neutral(model)
+    parts = {f"head_{part.name}": part for part in model.parts}
+    return [dataclasses.replace(m, vertices=parts[m.name].vertices(neutral)) if m.name in parts else m for m in meshes]
 
 
 def _gaze(model: Any, neutral: np.ndarray, fit: Any, K: np.ndarray, tracks: list[Any], lam: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:

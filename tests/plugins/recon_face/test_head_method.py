@@ -85,11 +85,12 @@ def test_skin_texture_has_no_black_and_the_unseen_back_is_skin(head_demo: Path) 
 
 
 def test_multiview_head(three_photos: tuple[Path, dict]) -> None:
-    """Three photos of one person: every view's landmarks within 1.5 px median (224-px photos),
-    one camera each, a weight per ARKit shape per photo."""
+    """Three photos of one person: every view's landmarks within 1 px median (224-px photos;
+    measured 0.65-0.73 px, and 0.7-1.2 px before the identity was refined on the photos'
+    landmarks), one camera each, a weight per ARKit shape per photo."""
     out, report = three_photos
     medians = [v["reprojection_error_px"]["median"] for v in report["views"]]
-    assert max(medians) <= 1.5, medians
+    assert max(medians) <= 1.0, medians
     assert len(read_glb_cameras(out / "mesh.glb")) == 3
     for v in report["views"]:
         assert v["head_landmark_residual_mm"] < 2.5

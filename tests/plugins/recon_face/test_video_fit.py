@@ -184,3 +184,44 @@ def test_tracker_finds_the_same_person_again(shared_data: Path) -> None:
     assert [t.status for t in tracked] == ["detected", "lost", "detected"]
     for t in (tracked[0], tracked[2]):
         assert t.points[:, 0].mean() > 600  # the small face on the right, both times
+
+
+def test_clip_identity_moves_the_landmarks_the_frames_agree_on() -> None:
+    """Frames of a face whose landmarks sit off the model's by a smooth 2-4 mm field, seen from
+    five poses: :func:`landmark_offsets` finds the field across the image from the frames'
+    residuals, and after
+    :func:`correct_landmarks` the head meets the frames' landmarks far more closely."""
+    from scipy.spatial.transform import Rotation
+
+    from recon_face.head_fit import IRIS, HeadFit, LandmarkSolver, correct_landmarks, landmark_offsets
+    from recon_face.head_model import HeadModel
+    from recon_face.template import load_template
+    from recon_face.video_method import VIDEO_FIT
+
+    model = HeadModel.load("low")
+    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    contour = load_template().contour
+    solver = LandmarkSolver(model, head, contour, VIDEO_FIT)
+    base = solver.base
+    centred = (base - base.mean(0)) / np.abs(base - base.mean(0)).max()
+    offsets = 0.002 * np.stack([np.sin(2 * centred[:, 1]), np.cos(2 * centred[:, 0]), centred[:, 0] * centred[:, 1] + 1], axis=1)
+    offsets[IRIS] = 0.0
+    K = np.array([[700.0, 0, 255.5], [0, 700, 255.5], [0, 0, 1]])
+    flip = np.diag([1.0, -1, -1])
+    rotations = np.stack([flip @ Rotation.from_euler("YX", [yaw, pitch], degrees=True).as_matrix() for yaw, pitch in [(-25, 0), (-10, 5), (0, -5), (10, 5), (25, 0)]])
+    translations = np.tile([0.0, 0.0, 0.6], (5, 1))
+    fit = FrameFit(rotations, translations, np.zeros((5, 51)), np.ones(5, dtype=bool))
+    landmarks = [fit.camera(k, K, 512, 512).project(base + offsets) for k in range(5)]
+
+    def reprojection(points_3d: np.ndarray) -> float:
+        return float(np.median([np.linalg.norm(fit.camera(k, K, 512, 512).project(points_3d) - landmarks[k], axis=1) for k in range(5)]))
+
+    found = landmark_offsets(solver, [fit.camera(k, K, 512, 512) for k in range(5)], list(fit.weights), landmarks, [None] * 5)
+    face = np.setdiff1d(np.arange(len(base)), IRIS)
+    # across the image (the head's x and y); depth is seen only through the turns, weakly
+    error = np.linalg.norm(found[face, :2] - offsets[face, :2], axis=1)
+    assert np.median(error) < 0.3 * np.median(np.linalg.norm(offsets[face, :2], axis=1))
+    before = reprojection(base)
+    correct_landmarks(model, head, found, contour, VIDEO_FIT)
+    after = reprojection(LandmarkSolver(model, head, contour, VIDEO_FIT).base)
+    assert before > 2.0 and after < 0.5 * before

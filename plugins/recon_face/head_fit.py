@@ -301,14 +301,14 @@ class LandmarkSolver:
 def landmark_offsets(
     solver: LandmarkSolver,
     cameras: list[Camera],
-    weights: list[np.ndarray],
+    expressions: list[np.ndarray],
     landmarks: list[np.ndarray],
     visibility: list[np.ndarray | None],
     rounds: int = 6,
     floor_px: float = 0.3,
 ) -> np.ndarray:
     """(478, 3) the offsets of the head's neutral landmarks (head frame, metres) that several
-    views agree on: view ``k`` sees the head posed with expression ``weights[k]`` through
+    views agree on: view ``k`` sees the head posed with the weights ``expressions[k]`` through
     ``cameras[k]`` (head frame) and found ``landmarks[k]`` (478, 2+ pixels).
 
     Per landmark, the offset ``d`` minimising ``sum_k |J_k d - r_k|`` (``r_k`` its 2-D residual in
@@ -318,7 +318,7 @@ def landmark_offsets(
     is seen only as far as the views turn; a small ridge keeps what no view sees at zero.
     """
     rows, targets = [], []
-    for camera, w, points, vis in zip(cameras, weights, landmarks, visibility):
+    for camera, w, points, vis in zip(cameras, expressions, landmarks, visibility):
         R, t, K = camera.R, camera.t, camera.K
         p = (solver.base + solver.E @ w) @ R.T + t
         z = p[:, 2:3]

@@ -189,8 +189,8 @@ def test_tracker_finds_the_same_person_again(shared_data: Path) -> None:
 def test_clip_identity_moves_the_landmarks_the_frames_agree_on() -> None:
     """Frames of a face whose landmarks sit off the model's by a smooth 2-4 mm field, seen from
     five poses: :func:`landmark_offsets` finds the field across the image from the frames'
-    residuals, and after
-    :func:`correct_landmarks` the head meets the frames' landmarks far more closely."""
+    residuals, and after :func:`correct_landmarks` the head meets the frames' landmarks far more
+    closely."""
     from scipy.spatial.transform import Rotation
 
     from recon_face.head_fit import IRIS, HeadFit, LandmarkSolver, correct_landmarks, landmark_offsets

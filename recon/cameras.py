@@ -184,17 +184,25 @@ def from_mvsnet(text: str, width: int, height: int, name: str = "") -> tuple[Cam
     return Camera(K=K, R=E[:3, :3], t=E[:3, 3], width=width, height=height, name=name), depth
 
 
+def _axis_projectors(cameras: list[Camera]) -> np.ndarray:
+    """(N, 3, 3) per camera, the projector that removes the component along its optical axis."""
+    axes = np.array([cam.R[2] for cam in cameras])  # optical axes in world coordinates
+    return np.eye(3) - axes[:, :, None] * axes[:, None, :]
+
+
 def focus_point(cameras: list[Camera]) -> np.ndarray:
     """The point closest (least squares) to every camera's optical axis: where a ring of cameras
     around an object looks."""
-    A = np.zeros((3, 3))
-    b = np.zeros(3)
-    for cam in cameras:
-        d = cam.R[2]  # optical axis in world coordinates
-        P = np.eye(3) - np.outer(d, d)
-        A += P
-        b += P @ cam.center
-    return np.linalg.lstsq(A, b, rcond=None)[0]
+    projectors = _axis_projectors(cameras)
+    centres = np.array([cam.center for cam in cameras])
+    return np.linalg.lstsq(projectors.sum(axis=0), np.einsum("nij,nj->i", projectors, centres), rcond=None)[0]
+
+
+def axes_spread(cameras: list[Camera]) -> float:
+    """How far the cameras' optical axes are from parallel: the smallest eigenvalue of their
+    summed axis projectors, per camera (0 for parallel axes, such as a stereo pair or a walk
+    forward, where :func:`focus_point` is not determined; 2/3 at most)."""
+    return float(np.linalg.eigvalsh(_axis_projectors(cameras).sum(axis=0))[0] / len(cameras))
 
 
 # -- construction ---------------------------------------------------------------------------------

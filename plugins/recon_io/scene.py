@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from recon.cameras import axes_spread, focus_point
 from recon.errors import BadInputError
 from recon.structures import Camera, Frame, Inputs
 from recon.structures.checks import check_array
@@ -325,16 +326,13 @@ def _common_view(frames: list[Frame], camera_file: Path) -> None:
     n = len(cameras)
     if n < 2:
         return
-    centres = np.array([c.center for c in cameras])
-    axes = np.array([c.R[2] for c in cameras])  # optical axes (camera +z) in world coordinates
-    proj = np.eye(3) - axes[:, :, None] * axes[:, None, :]  # removes the along-axis component
-    A = proj.sum(axis=0)
-    if np.linalg.eigvalsh(A)[0] < _SPREAD * n:
+    if axes_spread(cameras) < _SPREAD:
         return
-    point = np.linalg.solve(A, np.einsum("nij,nj->i", proj, centres))  # least squares: nearest to all axes
-    offsets = point - centres
+    point = focus_point(cameras)  # least squares: nearest to all optical axes
+    axes = np.array([c.R[2] for c in cameras])
+    offsets = point - np.array([c.center for c in cameras])
     dist = np.linalg.norm(offsets, axis=1)
-    miss = np.linalg.norm(np.einsum("nij,nj->ni", proj, offsets), axis=1)
+    miss = np.linalg.norm(np.cross(axes, offsets), axis=1)  # distance from the point to each axis
     scale = max(float(np.median(dist)), 1e-12)
     sines = np.where(dist > 1e-9 * scale, miss / np.maximum(dist, 1e-300), 1.0)
     if np.median(sines) > _CONVERGENCE:

@@ -208,3 +208,17 @@ def test_scale_camera_keeps_pixel_centres() -> None:
         np.testing.assert_allclose(small.project(pts), (cam.project(pts) + 0.5) * scale - 0.5, atol=1e-9)
         assert (small.width, small.height) == (math.ceil(640 * scale), math.ceil(480 * scale))
     assert rc.scale_camera(cam, 1.0) is cam
+
+
+def test_focus_point_of_a_ring_and_the_spread_of_parallel_axes() -> None:
+    """Eight cameras on a ring looking at (0.1, 0.2, 0.3): that is their focus point and their
+    axes are well spread; a row of cameras looking the same way has no focus (spread ~0)."""
+    target = np.array([0.1, 0.2, 0.3])
+    ring = [
+        rc.look_at(target + 2.0 * np.array([math.cos(a), 0.3, math.sin(a)]), target, 800.0, 640, 480)
+        for a in np.linspace(0, 2 * math.pi, 8, endpoint=False)
+    ]
+    np.testing.assert_allclose(rc.focus_point(ring), target, atol=1e-9)
+    assert rc.axes_spread(ring) > 0.05
+    row = [rc.look_at(np.array([x, 0.0, 2.0]), np.array([x, 0.0, 0.0]), 800.0, 640, 480) for x in (-0.2, 0.0, 0.2)]
+    assert rc.axes_spread(row) < 1e-9

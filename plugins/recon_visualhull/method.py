@@ -26,20 +26,21 @@ def _initial_bounds(inputs: Inputs) -> np.ndarray:
 
 
 def surface(occupancy: np.ndarray, origin: np.ndarray, step: float, smooth: float) -> Mesh:
-    """Marching cubes (PyTorch3D) on the smoothed occupancy; the largest closed component."""
-    import torch
+    """Marching cubes (:func:`recon.isosurface.marching_cubes`) at 0.5 on the smoothed occupancy
+    (indexed z, y, x; cell centres at ``origin + (index + 0.5) * step``); the largest component."""
     import trimesh
-    from pytorch3d.ops.marching_cubes import marching_cubes
     from scipy import ndimage
 
-    volume = np.pad(occupancy, 1)
+    from recon.isosurface import marching_cubes
+
+    volume = np.pad(occupancy.astype(np.float64), 1)
     if smooth > 0:
         volume = ndimage.gaussian_filter(volume, smooth)
-    verts, faces = marching_cubes(torch.as_tensor(volume)[None], isolevel=0.5, return_local_coords=False)
-    if len(verts[0]) == 0:
+    # the padding moves every index by one; the values sit at the cells' centres
+    verts, faces = marching_cubes((volume - 0.5).transpose(2, 1, 0), origin + (-1 + 0.5) * step, step)
+    if len(verts) == 0:
         raise BadInputError("the carved volume is empty: no point lies inside every silhouette (check masks and cameras)")
-    world = origin + (verts[0].numpy().astype(np.float64) - 1 + 0.5) * step
-    tm = trimesh.Trimesh(world, faces[0].numpy(), process=True)
+    tm = trimesh.Trimesh(verts, faces, process=True)
     parts = tm.split(only_watertight=False)
     tm = max(parts, key=lambda p: len(p.faces)) if len(parts) else tm
     if tm.volume < 0:

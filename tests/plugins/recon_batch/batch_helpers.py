@@ -10,17 +10,7 @@ CLOUD_OPTIONS = {"mode": "prior", "mise_start": 16, "mise_steps": 1, "refine": F
 """Quick occupancy settings: the shipped prior, a 32^3 final grid, no Newton refinement."""
 FACE_OPTIONS = {"texture_size": 256, "photometric": False}
 """Quick face settings: a small texture, landmarks only."""
-
-
-def option_args(options: dict[str, object]) -> list[str]:
-    """``-O key=value`` arguments for ``options``."""
-    return [a for k, v in options.items() for a in ("-O", f"{k}={str(v).lower()}")]
-
-
-CLOUD_ARGS = option_args(CLOUD_OPTIONS)
-SLOW_CLOUD_ARGS = option_args({**CLOUD_OPTIONS, "mise_steps": 3})
-"""Occupancy settings that take 1.5-2 s a capture (a 128^3 final grid): a batch still running
-well after its first capture is done, to be stopped."""
+CLOUD_ARGS = [a for k, v in CLOUD_OPTIONS.items() for a in ("-O", f"{k}={str(v).lower()}")]
 
 
 def write_clouds(folder: Path, shared: Path, count: int) -> list[Path]:

@@ -28,7 +28,7 @@ from recon.structures import Mesh
 from recon.testing.cli import RECON
 from recon_batch.engine import ray_installed
 
-from batch_helpers import CLOUD_ARGS, SLOW_CLOUD_ARGS, write_clouds
+from batch_helpers import CLOUD_ARGS, write_clouds
 
 pytestmark = pytest.mark.skipif(not ray_installed(), reason="Ray is not installed: pip install -e '.[batch]' (the test extra has it)")
 
@@ -175,8 +175,7 @@ def test_sigint_stops_cleanly_and_the_rerun_finishes(local_ray: Any, clouds: Pat
     finished (exit 130); the rerun skips those and does the rest."""
     out = tmp_path / "out"
     address = local_ray.get_runtime_context().gcs_address
-    # slow captures: with the quick ones the other five could all finish before the signal lands
-    args = [clouds, "-o", out, "--method", "occupancy", *SLOW_CLOUD_ARGS, "-q"]
+    args = [clouds, "-o", out, "--method", "occupancy", *CLOUD_ARGS, "-q"]
     proc = _start([*args, "--address", address, "--workers", "2"])
     _wait_for_done(out, proc, 1)
     proc.send_signal(signal.SIGINT)
@@ -205,7 +204,7 @@ def test_sigkill_leaves_no_half_folder_and_the_rerun_redoes_only_unfinished(loca
     """SIGKILL of a local batch (its own Ray): the rerun skips every capture that had finished
     and redoes at most the ones that were running or not started."""
     out = tmp_path / "out"
-    args = [clouds, "-o", out, "--method", "occupancy", *SLOW_CLOUD_ARGS, "-q", "--workers", "2"]
+    args = [clouds, "-o", out, "--method", "occupancy", *CLOUD_ARGS, "-q", "--workers", "2"]
     proc = _start(args)  # no --address: starts its own local Ray
     _wait_for_done(out, proc, 1)
     proc.kill()

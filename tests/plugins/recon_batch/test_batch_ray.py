@@ -141,10 +141,17 @@ def test_rerun_skips_finished_captures_and_retries_the_failed_one(batch_run: tup
 # -- stopping and resuming ------------------------------------------------------------------------
 
 
+def _default_sigint() -> None:
+    """In the child before it runs recon: SIGINT as a terminal gives it. A suite started in the
+    background of a non-interactive shell (``make test &``) ignores SIGINT, children inherit
+    that, and Python then never raises KeyboardInterrupt: the batch would run to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[Any], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(RECON), "batch", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True, env=env,
+        start_new_session=True, env=env, preexec_fn=_default_sigint,
     )
 
 

@@ -30,8 +30,8 @@ light fixed in the world from 10 known cameras each (yaw +-40, pitch +-15, roll 
 median camera rotation error after a similarity alignment of the cameras (target <= 2 degrees),
 the median focal error (<= 10 %) and the median distance from the reconstruction's face-area
 vertices to the scan after a similarity + ICP alignment (<= 1.0 mm). Options for the method with
-``-O key=value`` (default ``model=mask`` where the face method has that option, and
-``texture_size=256``: the texture does not enter the figures). The renders are cached in the
+``-O key=value`` (the method's defaults, so the head, and ``texture_size=256``: the texture
+does not enter the figures; ``-O model=mask`` for the mask). The renders are cached in the
 temporary folder (``$RECON_SCAN_RENDERS`` to move them).
 """
 
@@ -255,10 +255,9 @@ def scans(work: Path, options: dict, views: int, size: int) -> dict:
 
 
 def _scan_options(pairs: list[str]) -> dict:
-    """``-O key=value`` pairs; ``model=mask`` by default where the face method has ``model``."""
+    """``-O key=value`` pairs over ``texture_size=256``; the method's own defaults otherwise (the
+    head; ``-O model=mask`` for the mask)."""
     options: dict = {"texture_size": 256}
-    if "model" in (_host().registry.methods["face"].options or ()):
-        options["model"] = "mask"
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:

@@ -367,13 +367,13 @@ def bake_views(
     gains = np.ones((K, 3))
     if equalise and K > 1:
         low = atlas(uvs, faces, min(256, internal))
-        samples = [_view_samples(low, faces, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance) for k in range(K)]
+        samples = [_view_samples(low, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance) for k in range(K)]
         gains = colour_gains(samples, len(low.rows))
     acc = np.zeros((len(full.rows), 3), dtype=np.float32)
     wsum = np.zeros(len(full.rows), dtype=np.float32)
     view_coverage = []
     for k in range(K):
-        idx, col, w = _view_samples(full, faces, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance)
+        idx, col, w = _view_samples(full, views[k], images[k], view_weights[k], angle_power, edge_ramp, depth_tolerance)
         if not np.allclose(gains[k], 1.0):
             col = np.clip(col * gains[k].astype(np.float32), 0, 255)
         acc[idx] += w[:, None] * col  # indices are unique within a view
@@ -451,7 +451,6 @@ def _view_geometry(faces: np.ndarray, vertices: np.ndarray, camera: Camera, zbuf
 
 def _view_samples(
     at: Atlas,
-    faces: np.ndarray,
     view: _ViewGeometry,
     image: np.ndarray,
     view_weight: float,

@@ -157,14 +157,14 @@ def correct_landmarks(model: HeadModel, head: HeadFit, offsets: np.ndarray, cont
     ``settings.max_landmark_offset`` long) with the smooth per-vertex field of step 3 (added to
     ``head.correction``). The iris landmarks, which follow the gaze, and the face outline's, which
     slide along the silhouette as the head turns, stay out of it."""
-    weights = landmark_weights(contour, settings)
     neutral = head.neutral(model).astype(np.float64)
     keep = ~np.asarray(contour, dtype=bool)
     keep[IRIS] = False
     length = np.linalg.norm(offsets, axis=1, keepdims=True)
     offsets = offsets * np.minimum(1.0, settings.max_landmark_offset / np.maximum(length, 1e-12))
     at = model.landmark_points(neutral).astype(np.float64)
-    head.correction = head.correction + _spread(neutral, at[keep], offsets[keep], weights[keep], settings)
+    # the landmarks kept all have weight 1 (only the outline's count less: landmark_weights)
+    head.correction = head.correction + _spread(neutral, at[keep], offsets[keep], np.ones(int(keep.sum())), settings)
 
 
 def _spread(vertices: np.ndarray, at: np.ndarray, residual: np.ndarray, weights: np.ndarray, settings: HeadFitSettings) -> np.ndarray:

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Packs what a lent GPU machine lacks into .gpu/ (git-ignored through .git/info/exclude), to be
-# carried by the device tool's `carry: [".gpu"]` and used by run_avatar.sh / run_mvsnet_training.sh.
+# carried by the device tool's `carry: [".gpu"]` and used by run_avatar.sh (the MVSNet training
+# needs none of it: see README.md).
 # The machine (seen 2026-11: Python 3.12, torch 2.11.0+cu130, no PyTorch3D, kornia, av, trimesh,
 # pygltflib, xatlas, fast-simplification or MediaPipe) is offline, and the carry limit is 64 MiB
 # with the working tree (about 19 MB), so: cp312 wheels, PyTorch3D's .so stripped of its debug

@@ -22,7 +22,7 @@ from recon.errors import ExitCode
 from recon.plugins import PluginHost
 from recon.registry import Method, Writer
 from recon.structures import Inputs, Mesh, Reconstruction
-from recon.testing.cli import clean_env
+from recon.testing.cli import RECON, clean_env, run_recon
 
 REPO = Path(__file__).resolve().parents[3]
 HEAVY = ("torch", "pytorch3d", "mediapipe")
@@ -473,10 +473,9 @@ def test_cli_py_from_repo_root() -> None:
 
 
 def test_console_script_help() -> None:
-    script = Path(sys.executable).parent / "recon"
-    if not script.exists():
+    if not RECON.exists():
         pytest.skip("no recon console script beside this interpreter")
-    proc = subprocess.run([str(script), "--help"], capture_output=True, text=True, env=clean_env(), timeout=60)
+    proc = run_recon("--help", env=clean_env(), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Usage: recon" in proc.stdout
 

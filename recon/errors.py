@@ -6,7 +6,9 @@ with its code, never with a traceback. Anything else is an internal error (exit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
+from typing import NoReturn
 
 
 class ExitCode(IntEnum):
@@ -51,19 +53,62 @@ class GoldenMismatch(ReconError):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (or SIGHUP) arrived: unwound like Ctrl-C, so partial outputs are removed; exit 128 + signal."""
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived: the run unwinds, removing its partial
+    outputs, and exits 128 + signal (130 for Ctrl-C)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(f"signal {signum}")
         self.signum = signum
 
 
-def terminate_on_signals() -> None:
-    """Turn SIGTERM and SIGHUP into :class:`Terminated` in the main thread (the CLI calls this)."""
+_stop_signal: int | None = None  # a stop signal that arrived and was not acted on yet
+GRACE_S = 10.0  # how long a stop waits for the run to reach a stop point before it ends the process
+
+
+def terminate_on_signals(hard_stop: Callable[[int], NoReturn], grace_s: float = GRACE_S) -> None:
+    """Make Ctrl-C (SIGINT), SIGTERM and SIGHUP stop the run cleanly (the CLI calls this once).
+
+    The handler only notes the signal; the run raises :class:`Terminated` at its next stop point
+    (:func:`stop_point`: every stage and progress step is one), where unwinding is safe and
+    removes the run's temporary outputs. An exception raised from the handler itself can land
+    inside Python code that native code called (``import torch`` runs some through pybind11),
+    which cannot pass it on: the process aborted there, leaving its temporary folder behind. A
+    run that reaches no stop point within ``grace_s`` seconds (a long native call), or a second
+    signal, ends by ``hard_stop(signum)``, which must clean up and leave the process at once.
+    """
     import signal
 
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(signum)
+    def on_stop(signum: int, frame: object) -> None:
+        global _stop_signal
+        if _stop_signal is not None:
+            hard_stop(_stop_signal)
+        _stop_signal = signum
+        signal.setitimer(signal.ITIMER_REAL, grace_s)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, handler)
+    def on_deadline(signum: int, frame: object) -> None:
+        if _stop_signal is not None:
+            hard_stop(_stop_signal)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # ignored stays ignored (nohup, a background job)
+            signal.signal(sig, on_stop)
+    signal.signal(signal.SIGALRM, on_deadline)
+
+
+def stop_point() -> None:
+    """Raise :class:`Terminated` here when a stop signal has arrived (main thread only).
+
+    Long loops call it between steps (:class:`recon.progress.Stages` does on every stage and
+    step): the place where a stopped run unwinds and removes its temporary outputs.
+    """
+    global _stop_signal
+    if _stop_signal is None:
+        return
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signum, _stop_signal = _stop_signal, None
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    raise Terminated(signum)

@@ -31,6 +31,7 @@ from recon.errors import BadInputError, UsageError
 REPORT = "report.json"
 PARTIAL_SUFFIX = ".partial"
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_OPEN: set[Path] = set()  # temporary folders of this process's runs, until committed or discarded
 
 
 class OutputError(BadInputError):
@@ -131,6 +132,14 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def remove_open_partials() -> None:
+    """Remove the temporary folders of this process's unfinished runs (a process that must end
+    at once, without unwinding: :func:`recon.errors.terminate_on_signals`)."""
+    for folder in list(_OPEN):
+        shutil.rmtree(folder, ignore_errors=True)
+        _OPEN.discard(folder)
+
+
 def remove_stale_partials(out: Path) -> list[Path]:
     """Remove ``.OUT.<pid>.*.partial`` folders beside OUT whose process is gone; returns them."""
     removed = []
@@ -180,6 +189,7 @@ class OutputFolder:
                 self._created.append(folder)
             remove_stale_partials(self.out)
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.{os.getpid()}.", suffix=PARTIAL_SUFFIX, dir=parent))
+            _OPEN.add(self.tmp)
             os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp makes it owner-only; OUT follows the umask
         except OSError as exc:
             self._remove_created()
@@ -212,6 +222,7 @@ class OutputFolder:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 raise lost from None
             raise
+        _OPEN.discard(self.tmp)
         self.tmp = None
         if aside is not None:
             shutil.rmtree(aside, ignore_errors=True)
@@ -244,6 +255,7 @@ class OutputFolder:
         """Remove the temporary folder and the parents :meth:`open` created (when still empty)."""
         if self.tmp is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            _OPEN.discard(self.tmp)
             self.tmp = None
         self._remove_created()
 

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
+from recon.errors import stop_point
+
 
 class StageTask:
     """Handle for one running stage: advance its bar or set its total."""
@@ -17,6 +19,8 @@ class StageTask:
         self._task_id = task_id
 
     def advance(self, steps: float = 1) -> None:
+        """Count ``steps`` done; a stop point (:func:`recon.errors.stop_point`)."""
+        stop_point()
         if self._progress is not None:
             self._progress.advance(self._task_id, steps)
 
@@ -83,11 +87,14 @@ class Stages:
 
     @contextmanager
     def stage(self, name: str, total: float | None = 1) -> Iterator[StageTask]:
-        """Time a stage; its bar completes when the block ends."""
+        """Time a stage; its bar completes when the block ends. Entering and leaving it are stop
+        points (:func:`recon.errors.stop_point`)."""
+        stop_point()
         task_id = self._progress.add_task(name, total=total) if self._progress is not None else None
         start = time.perf_counter()
         try:
             yield StageTask(self._progress, task_id)
+            stop_point()
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
             if self._progress is not None:

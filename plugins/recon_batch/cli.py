@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
 import click
 
-from recon.cli.app import error_line, get_host
+from recon.cli.app import error_line, get_host, stopped
 from recon.cli.reconstruct_cmd import parse_options
 from recon.errors import BadInputError, Terminated, UsageError
 
@@ -87,10 +88,9 @@ def batch(
             sources=[Path(os.path.abspath(captures))] if captures is not None else [],
         )
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else 2
-        what = "interrupted" if signum == 2 else f"stopped by signal {signum}"
+        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
         error_line(
-            f"{what}; finished captures stay in {out}/ (see {out}/batch.json), the running ones left nothing behind; "
+            f"{stopped(signum)}; finished captures stay in {out}/ (see {out}/batch.json), the running ones left nothing behind; "
             "run the same command again to finish the rest"
         )
         ctx.exit(128 + signum)

@@ -8,16 +8,14 @@ not write (or, without ``--overwrite``, recon's output for other inputs or optio
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from recon.errors import Terminated, UsageError
+from recon.errors import UsageError, stop_point
 from recon.output import pid_alive
 from recon.pipeline import check_formats, check_options, named_method, require_existing
 from recon.plugins import PluginHost
@@ -164,36 +162,6 @@ def _spec(capture: Capture, out: Path, cluster: RayCluster, strict: bool) -> dic
     }
 
 
-@contextlib.contextmanager
-def _remember_signals(seen: list[int]) -> Iterator[None]:
-    """Note SIGTERM/SIGHUP as they arrive: Ray's wait turns the exception a handler raises into a
-    plain KeyboardInterrupt, and the exit code must still say which signal stopped the batch."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
-
-    def handler(signum: int, frame: Any) -> None:
-        seen.append(signum)
-        before = previous[signum]
-        if callable(before):
-            before(signum, frame)
-        raise Terminated(signum)
-
-    for sig, before in previous.items():
-        if callable(before):  # only where the program asked for a clean stop (recon's CLI does)
-            signal.signal(sig, handler)
-    try:
-        yield
-    finally:
-        for sig, before in previous.items():
-            if callable(before):
-                signal.signal(sig, before)
-
-
 def run_batch(
     host: PluginHost,
     captures: list[Capture],
@@ -246,9 +214,8 @@ def run_batch(
     ledger.save()
     inflight: dict[Any, Capture] = {}
     queue = deque(todo)
-    signals: list[int] = []
     try:
-        with _remember_signals(signals), BatchProgress(len(todo), len(finished), quiet) as bar:
+        with BatchProgress(len(todo), len(finished), quiet) as bar:
             try:
                 while queue or inflight:
                     starting = [queue.popleft() for _ in range(min(len(queue), cluster.workers - len(inflight)))]
@@ -260,6 +227,7 @@ def run_batch(
                             inflight[cluster.submit(_spec(capture, out, cluster, strict))] = capture
                         bar.update(ledger.count("done"), ledger.count("failed"), len(inflight))
                     ready = cluster.wait(list(inflight), timeout=0.5)
+                    stop_point()  # SIGTERM or SIGHUP: stop here (Ctrl-C raises KeyboardInterrupt anywhere)
                     for ref in ready:
                         capture = inflight.pop(ref)
                         result = cluster.result(ref)
@@ -271,11 +239,9 @@ def run_batch(
                     if ready:
                         ledger.save()
                         bar.update(ledger.count("done"), ledger.count("failed"), len(inflight))
-            except BaseException as exc:
+            except BaseException:
                 _stop(cluster, inflight, ledger, out)
                 ledger.close("interrupted")
-                if signals and isinstance(exc, KeyboardInterrupt) and not isinstance(exc, Terminated):
-                    raise Terminated(signals[-1]) from None
                 raise
             ledger.close("finished")
     finally:

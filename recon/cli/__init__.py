@@ -11,7 +11,7 @@ import sys
 import click
 
 from recon import __version__
-from recon.cli.app import ReconGroup
+from recon.cli.app import ReconGroup, hard_stop
 from recon.cli.golden_cmd import golden
 from recon.cli.plugins_cmd import plugins
 from recon.cli.reconstruct_cmd import reconstruct
@@ -48,7 +48,7 @@ def make_cli() -> click.Group:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
-    terminate_on_signals()
+    terminate_on_signals(hard_stop)
     make_cli().main(args=argv, prog_name="recon")
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import signal
+import sys
+from typing import Any, NoReturn
 
 import click
 
-from recon.errors import ExitCode, ReconError, Terminated
+from recon.errors import GRACE_S, ExitCode, ReconError, Terminated
 from recon.plugins import PluginHost
 
 _HOST_KEY = "recon.host"
@@ -15,6 +18,23 @@ _HOST_KEY = "recon.host"
 def error_line(message: str) -> None:
     """Print one error line on stderr."""
     click.echo(f"recon: error: {message}", err=True)
+
+
+def stopped(signum: int) -> str:
+    """How a run stopped by ``signum`` says so: ``interrupted`` (Ctrl-C) or ``stopped by signal N``."""
+    return "interrupted" if signum == signal.SIGINT else f"stopped by signal {signum}"
+
+
+def hard_stop(signum: int) -> NoReturn:
+    """End the process at once after a stop signal that the run did not act on in time (or a
+    second one): remove its temporary folders, say so, exit 128 + signal without unwinding."""
+    from recon.output import remove_open_partials
+
+    remove_open_partials()
+    error_line(f"{stopped(signum)} (no safe stop point within {GRACE_S:g} s, or a second signal: ended at once); nothing was written")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def get_host(ctx: click.Context) -> PluginHost:
@@ -58,7 +78,7 @@ class ReconGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Terminated as exc:
-            error_line(f"stopped by signal {exc.signum}; nothing was written")
+            error_line(f"{stopped(exc.signum)}; nothing was written")
             ctx.exit(128 + exc.signum)
         except KeyboardInterrupt:
             error_line("interrupted; nothing was written")

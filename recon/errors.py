@@ -95,6 +95,19 @@ def terminate_on_signals(hard_stop: Callable[[int], NoReturn], grace_s: float = 
     signal.signal(signal.SIGALRM, on_deadline)
 
 
+def request_stop(signum: int) -> None:
+    """Ask the run in the main thread to stop at its next stop point, as if ``signum`` had
+    arrived (from any thread: a watcher that learns the run must stop)."""
+    global _stop_signal
+    _stop_signal = signum
+
+
+def clear_stop() -> None:
+    """Forget a stop that was requested and not acted on (the run ended first)."""
+    global _stop_signal
+    _stop_signal = None
+
+
 def stop_point() -> None:
     """Raise :class:`Terminated` here when a stop signal has arrived (main thread only).
 

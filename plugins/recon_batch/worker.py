@@ -65,22 +65,29 @@ def error_line(exc: BaseException) -> tuple[str, int]:
 
 
 @contextlib.contextmanager
-def _watch_stop_file(path: str | None, every_s: float = 0.2) -> Iterator[None]:
-    """While the block runs, a thread looks for the batch's stop file every ``every_s`` seconds
-    and, once it is there, interrupts this (main) thread as Ctrl-C would; the thread is stopped
-    and joined before the block is left, so a later task of this worker is never interrupted."""
+def _watch_stop_file(path: str | None, every_s: float = 0.2, grace_s: float = 5.0) -> Iterator[None]:
+    """While the block runs, a thread looks for the batch's stop file every ``every_s`` seconds;
+    once it is there, the run stops at its next stop point (:func:`recon.errors.request_stop`),
+    or, reaching none within ``grace_s`` seconds, is interrupted wherever it is, as Ctrl-C would.
+    The thread is stopped and joined, and a stop not acted on forgotten, before the block is
+    left, so a later task of this worker is never interrupted."""
     if not path:
         yield
         return
     import _thread
+    import signal
     import threading
+
+    from recon.errors import clear_stop, request_stop
 
     done = threading.Event()
 
     def watch() -> None:
         while not done.wait(every_s):
             if os.path.exists(path):
-                _thread.interrupt_main()
+                request_stop(signal.SIGINT)
+                if not done.wait(grace_s):
+                    _thread.interrupt_main()
                 return
 
     watcher = threading.Thread(target=watch, name="recon-batch-stop", daemon=True)
@@ -90,6 +97,7 @@ def _watch_stop_file(path: str | None, every_s: float = 0.2) -> Iterator[None]:
     finally:
         done.set()
         watcher.join()
+        clear_stop()
 
 
 def run_capture(spec: dict[str, Any]) -> dict[str, Any]:

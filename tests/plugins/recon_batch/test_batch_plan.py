@@ -246,3 +246,27 @@ def test_an_address_where_nothing_answers_fails_at_once() -> None:
         check_address("head-node")
     with pytest.raises(UsageError, match="Ray Client addresses are not supported"):
         check_address("ray://head:10001")
+
+
+def test_the_stop_file_stops_a_run_at_its_next_stop_point(tmp_path: Path) -> None:
+    """A capture learns that the batch is stopping from its stop file; the run unwinds at a stop
+    point (no exception thrown into native code), and a stop that came too late for a finished
+    run is forgotten, so this worker's next capture runs."""
+    import time
+
+    from recon.errors import Terminated, stop_point
+    from recon_batch.worker import _watch_stop_file
+
+    stop = tmp_path / "stop"
+    steps = 0
+    with pytest.raises(Terminated):
+        with _watch_stop_file(str(stop), every_s=0.02):
+            stop.touch()
+            for steps in range(500):
+                stop_point()
+                time.sleep(0.01)
+    assert steps < 100
+    with _watch_stop_file(str(stop), every_s=0.02):
+        time.sleep(0.1)  # the watcher asks for a stop that no stop point sees
+    stop.unlink()
+    stop_point()  # forgotten: does not raise

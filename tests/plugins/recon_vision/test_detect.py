@@ -123,3 +123,19 @@ def test_detections_reach_the_report_and_blender(tmp_path: Path, photos: Path) -
     assert extras is not None and "front.jpg" in extras["recon_vision"]["detections"]
     names = sorted(o.name for o in blender.mesh_objects(bpy))
     assert names == ["head_eye_left", "head_eye_right", "head_eyelashes", "head_mouth", "head_skin"]
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "~/th"}, {"XDG_CACHE_HOME": "/tmp/xdg"}])
+def test_the_hub_folder_is_torchs_without_importing_torch(env: dict[str, str]) -> None:
+    """The annotation step looks for cached COCO weights on every run; finding torch's hub
+    folder must not import torch (1.5 s) in a run that has no other use for it."""
+    import os
+    import sys
+
+    code = (
+        "import sys; from recon_vision.objects import _hub_dir; found = _hub_dir(); "
+        "assert 'torch' not in sys.modules; import torch; print(found == __import__('pathlib').Path(torch.hub.get_dir()))"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("TORCH_HOME", "XDG_CACHE_HOME")}
+    done = subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "True"), done.stderr

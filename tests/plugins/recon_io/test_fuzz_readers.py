@@ -16,9 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from recon.errors import BadInputError, ReconError, UsageError
 from recon.plugins import PluginHost
 from recon.registry import Registry
 from recon.structures import Camera, Inputs
+from recon.testing.cli import run_recon
 
 LONG_EXAMPLES = int(os.environ.get("RECON_FUZZ_EXAMPLES", "0") or 0)
 _COMMON = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -302,16 +300,6 @@ def test_random_bytes(ext: str, readers: Readers, content: bytes) -> None:
 
 
 # -- through the real command line -------------------------------------------------------------------------
-def _recon() -> Path:
-    exe = Path(sys.executable).with_name("recon")
-    if not exe.is_file():
-        found = shutil.which("recon")
-        if found is None:
-            pytest.skip("the recon console script is not installed")
-        exe = Path(found)
-    return exe
-
-
 @pytest.mark.parametrize("kind", ["jpg", "ply", "mp4", "scene-cameras.json"])
 def test_cli_corrupt_input_exit_3(kind: str, seeds: dict[str, Seed], tmp_path: Path) -> None:
     seed = seeds[kind]
@@ -319,8 +307,7 @@ def test_cli_corrupt_input_exit_3(kind: str, seeds: dict[str, Seed], tmp_path: P
     path = seed.write(tmp_path, content)
     for quiet in (["-q"], []):
         out = tmp_path / f"out{len(quiet)}"
-        run = subprocess.run([str(_recon()), "reconstruct", str(path), "-o", str(out), *quiet],
-                             capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+        run = run_recon("reconstruct", path, "-o", out, *quiet, env={**os.environ, "NO_COLOR": "1"}, timeout=120)
         assert run.returncode == 3, run.stderr
         assert "Traceback" not in run.stderr and "internal error" not in run.stderr
         errors = [line for line in run.stderr.splitlines() if line.startswith("recon: error: ")]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from recon.cli.app import get_host
+from recon.cli.app import error_line, get_host, stopped
 
 
 def _device_name(device: str) -> str:
@@ -21,6 +22,17 @@ def _device_name(device: str) -> str:
     if device == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: PyTorch sees no CUDA GPU on this machine; use --device cpu (or auto)")
     return pick_device(None if device == "auto" else device).type
+
+
+def _checkpoint_step(out: Path) -> int | None:
+    """The step of the checkpoint in ``out`` (``None``: there is none, or it cannot be read)."""
+    from recon.errors import ReconError
+    from recon_avatar.checkpoint import FILENAME, load
+
+    try:
+        return int(load(out / FILENAME)["step"])
+    except (ReconError, KeyError, TypeError, ValueError):
+        return None
 
 
 @click.group("avatar")
@@ -74,10 +86,18 @@ def train_cmd(
     require_existing([clip])
     gpu = _device_name(device) == "cuda"
     settings = default_settings(gpu, size, iterations, batch, seed)
-    report = train_avatar(
-        get_host(ctx), clip, out, settings, device="cuda" if gpu else "cpu", tracking=tracking,
-        read_options={"fps": fps, "max_frames": max_frames}, restart=restart, quiet=as_json, export=not no_mesh, checkpoint_every=checkpoint_every,
-    )
+    try:
+        report = train_avatar(
+            get_host(ctx), clip, out, settings, device="cuda" if gpu else "cpu", tracking=tracking,
+            read_options={"fps": fps, "max_frames": max_frames}, restart=restart, quiet=as_json, export=not no_mesh, checkpoint_every=checkpoint_every,
+        )
+    except KeyboardInterrupt as exc:  # Ctrl-C or a stop signal: say what stays, when a checkpoint does
+        kept = _checkpoint_step(out)
+        if kept is None:
+            raise  # the run removed the folder it created: "nothing was written" holds
+        signum = int(getattr(exc, "signum", signal.SIGINT))
+        error_line(f"{stopped(signum)}; {out}/ keeps the training at step {kept}: run the same command again to resume")
+        ctx.exit(128 + signum)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -100,3 +100,28 @@ def test_blender_opens_the_mesh_with_arkit_shape_keys(tiny_avatar: Path) -> None
     jaw = obj.data.shape_keys.key_blocks["jawOpen"]
     moved = np.array([(a.co - b.co).length for a, b in zip(jaw.data, obj.data.shape_keys.key_blocks["Basis"].data)])
     assert moved.max() > 0.005  # the chin drops with the jaw
+
+
+def test_a_stopped_training_says_where_it_resumes(tiny_avatar: Path, wojtek_frames: Path, tmp_path: Path) -> None:
+    """SIGTERM during a long training (the command line, as a scheduler stops it): exit 143 and
+    one line saying the folder keeps the last checkpoint, which the same command resumes."""
+    import signal
+    import subprocess
+    import time
+
+    from recon.testing.cli import RECON
+
+    out = tmp_path / "stopped"
+    args = [str(wojtek_frames), "-o", str(out), "--tracking", str(tiny_avatar / "tracking"), "--no-mesh", "--size", "24", "--iterations", "100000", "--checkpoint-every", "10"]
+    proc = subprocess.Popen([str(RECON), "avatar", "train", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / FILENAME).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    step = torch.load(out / FILENAME, weights_only=True)["step"]
+    errors = [line for line in stderr.splitlines() if line.startswith("recon: error:")]
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
+    assert errors == [f"recon: error: stopped by signal 15; {out}/ keeps the training at step {step}: run the same command again to resume"]
+    assert step >= 10 and not (out / "report.json").exists()

@@ -240,6 +240,31 @@ class LandmarkSolver:
         self.E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
         self.radius_m = np.sqrt(((self.base - self.base.mean(0)) ** 2).sum(1).mean())
 
+    def _scale(self, points: np.ndarray, visibility: np.ndarray | None) -> np.ndarray:
+        """(478,) per landmark: pixels to noise units (its weight, the face's size in pixels, sigma)."""
+        weights = self.weights if visibility is None else self.weights * visibility
+        radius_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
+        return np.sqrt(weights) * (self.radius_m / radius_px) / self.settings.sigma
+
+    def _linearise(self, R: np.ndarray, t: np.ndarray, K: np.ndarray, w: np.ndarray, points: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The residuals (478 * 2,) in noise units and their Jacobian (478 * 2, 6 [+ 51]) with
+        respect to a rotation applied before ``R`` (rotation vector), ``t`` and (unless neutral) ``w``."""
+        X = self.base + self.E @ w
+        p = X @ R.T + t
+        uv = p[:, :2] / p[:, 2:3] * np.diag(K)[:2] + K[:2, 2]
+        r = ((uv - points) * scale[:, None]).reshape(-1)
+        du_dp = projection_jacobian(p, K)
+        cols = [du_dp @ -_skew(X @ R.T), du_dp]  # (478, 2, 3) each
+        if not self.neutral:
+            cols.append(du_dp @ (R @ self.E))  # (478, 2, 3) @ (478, 3, 51)
+        J = np.concatenate(cols, axis=2) * scale[:, None, None]
+        return r, J.reshape(len(r), -1)
+
+    def _l2_prior(self, n_free: int) -> np.ndarray:
+        prior = np.zeros(n_free)
+        prior[6:] = self.settings.expression_l2 * len(self.weights)
+        return prior
+
     def solve(
         self,
         camera: Camera,
@@ -254,32 +279,16 @@ class LandmarkSolver:
         landmark (0: off the image); ``rotate=False`` keeps the camera's rotation."""
         from scipy.spatial.transform import Rotation
 
-        settings, neutral, base, E = self.settings, self.neutral, self.base, self.E
-        weights = self.weights if visibility is None else self.weights * visibility
-        n = E.shape[-1]
+        settings, neutral = self.settings, self.neutral
         w = np.asarray(expression, dtype=np.float64).copy()
         R, t, K = camera.R.copy(), camera.t.astype(np.float64).copy(), camera.K
-        radius_px = np.sqrt(((points - points.mean(0)) ** 2).sum(1).mean())
-        scale = np.sqrt(weights) * (self.radius_m / radius_px) / settings.sigma  # pixels -> noise units, per landmark
-        n_free = 6 + (0 if neutral else n)
-        prior = np.zeros(n_free)
-        prior[6:] = settings.expression_l2 * len(weights)
+        scale = self._scale(points, visibility)
+        n_free = 6 + (0 if neutral else self.E.shape[-1])
+        prior = self._l2_prior(n_free)
         l1 = np.zeros(n_free)
-        l1[6:] = settings.expression_l1 * len(weights)
+        l1[6:] = settings.expression_l1 * len(self.weights)
         for _ in range(settings.refine_iterations if iterations is None else iterations):
-            X = base + E @ w
-            p = X @ R.T + t
-            z = p[:, 2:3]
-            uv = p[:, :2] / z * np.diag(K)[:2] + K[:2, 2]
-            r = ((uv - points) * scale[:, None]).reshape(-1)
-            du_dp = projection_jacobian(p, K)
-            RX = X @ R.T
-            dp_domega = -_skew(RX)  # (478, 3, 3)
-            cols = [du_dp @ dp_domega, du_dp]
-            if not neutral:
-                cols.append(du_dp @ (R @ E))  # (478, 2, 3) @ (478, 3, 51)
-            J = np.concatenate(cols, axis=2) * scale[:, None, None]
-            J = J.reshape(-1, n_free)
+            r, J = self._linearise(R, t, K, w, points, scale)
             H = J.T @ J + np.diag(prior)
             g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
             lo = np.full(n_free, -np.inf)
@@ -296,6 +305,14 @@ class LandmarkSolver:
             if np.abs(step).max() < 1e-6:
                 break
         return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name), w
+
+    def information(self, camera: Camera, points: np.ndarray, expression: np.ndarray, visibility: np.ndarray | None = None) -> np.ndarray:
+        """(6 [+ 51], 6 [+ 51]) how firmly the landmarks ``points`` hold the pose (rotation as in
+        :meth:`solve`, translation) and the weights at ``camera`` and ``expression``: the
+        Gauss-Newton Hessian of :meth:`solve`'s objective in noise units, its L2 prior included."""
+        R, t = camera.R, camera.t.astype(np.float64)
+        _, J = self._linearise(R, t, camera.K, np.asarray(expression, dtype=np.float64), points, self._scale(points, visibility))
+        return J.T @ J + np.diag(self._l2_prior(J.shape[1]))
 
 
 def landmark_offsets(

@@ -7,10 +7,16 @@ zero-lag smoother over the whole sequence.
 2. :func:`fit_frames`: per frame, :class:`recon_face.head_fit.LandmarkSolver` (camera rotation,
    translation and the weights; the focal shared by the clip), started from the previous frame.
 3. :func:`smooth`: the clip is known in advance, so each curve (rotation as a vector about the
-   clip's median rotation, translation, each weight) is smoothed by a Whittaker-Henderson
+   clip's mean rotation, translation, each weight) is smoothed by a Whittaker-Henderson
    smoother: minimise ``sum_k c_k (x_k - y_k)^2 + lam * sum_k (x_{k-1} - 2 x_k + x_{k+1})^2``.
    It is symmetric in time (no lag), and a frame without a face has ``c_k = 0``: the curves
-   bridge it. ``lam`` comes from a cut-off frequency in Hz at the clip's frame rate.
+   bridge it. ``lam`` comes from a cut-off frequency in Hz at the clip's frame rate. The pose
+   curves are smoothed together with the weights, each frame's deviation weighed by how firmly
+   its landmarks hold each combination of them (:func:`informed_whittaker`): a turn that the
+   landmarks cannot tell from a move or an expression is smoothed more than the head's image
+   position, which they fix.
+4. :func:`fit_weights`: the weights fitted again under the smoothed poses, then smoothed alone,
+   so the expressions agree with the pose the clip keeps.
 """
 
 from __future__ import annotations
@@ -30,12 +36,16 @@ class FrameFit:
 
     :param rotations: (T, 3, 3). :param translations: (T, 3). :param weights: (T, 51).
     :param found: (T,) bool, the frames that had landmarks (the others are bridged).
+    :param information: (T, P, P), how firmly each frame's landmarks hold its pose (rotation,
+        translation) and, unless neutral, weights (P = 6 or 57; zero without a face):
+        :meth:`recon_face.head_fit.LandmarkSolver.information`. ``None``: not known.
     """
 
     rotations: np.ndarray
     translations: np.ndarray
     weights: np.ndarray
     found: np.ndarray
+    information: np.ndarray | None = None
 
     def camera(self, k: int, K: np.ndarray, width: int, height: int) -> Camera:
         return Camera(K=K, R=self.rotations[k], t=self.translations[k], width=width, height=height, name=f"frame_{k}")
@@ -78,6 +88,8 @@ def fit_frames(
     T = len(landmarks)
     n = len(start_weights)
     R, t, W = np.zeros((T, 3, 3)), np.zeros((T, 3)), np.zeros((T, n))
+    P = 6 if solver.neutral else 6 + n
+    information = np.zeros((T, P, P))
     found = np.zeros(T, dtype=bool)
     camera, w = start, np.asarray(start_weights, dtype=np.float64)
     previous_found = False
@@ -94,12 +106,30 @@ def fit_frames(
                     continue
                 if plausible(cam1, w1, solver.base + solver.E @ w1, points[:, :2]):
                     camera, w, found[k] = cam1, w1, True
+                    information[k] = solver.information(cam1, points[:, :2], w1, vis)
                     break
         previous_found = bool(found[k])
         R[k], t[k], W[k] = camera.R, camera.t, w
         if progress is not None:
             progress()
-    return FrameFit(R, t, W, found)
+    return FrameFit(R, t, W, found, information)
+
+
+def fit_weights(
+    solver: LandmarkSolver, fit: FrameFit, K: np.ndarray, width: int, height: int, landmarks: list[np.ndarray | None],
+    visibility: list[np.ndarray | None], iterations: int = 3, progress: Callable[[], object] | None = None,
+) -> FrameFit:
+    """Each frame's weights fitted again to its landmarks (pixels, through intrinsics ``K``) with
+    its head rotation held (a smoothed pose's), starting from its weights there: expressions that
+    agree with the pose the clip keeps. The poses stay ``fit``'s; frames without a face keep their
+    weights."""
+    W = fit.weights.copy()
+    for k, (points, vis) in enumerate(zip(landmarks, visibility)):
+        if fit.found[k] and points is not None:
+            _, W[k] = solver.solve(fit.camera(k, K, width, height), points[:, :2], W[k], rotate=False, visibility=vis, iterations=iterations)
+        if progress is not None:
+            progress()
+    return FrameFit(fit.rotations, fit.translations, W, fit.found, fit.information)
 
 
 def place(camera: Camera, model_points: np.ndarray, points: np.ndarray) -> Camera:
@@ -154,6 +184,35 @@ def whittaker(values: np.ndarray, confidence: np.ndarray, lam: float) -> np.ndar
     return np.asarray(out).reshape(values.shape)
 
 
+def informed_whittaker(values: np.ndarray, information: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Smooth the curves ``values`` (T, C) together, each frame's deviation weighed by its
+    ``information`` (T, C, C) instead of one confidence: minimise
+    ``sum_k (x_k - y_k)^T I_k (x_k - y_k) + sum_c lam_c sum_k (second difference of x_c at k)^2``.
+    What a frame's landmarks hold firmly (the head's image position, its roll) follows them; what
+    they leave loose (a turn traded against a move or an expression) is smoothed more."""
+    from scipy.linalg import solveh_banded
+
+    T, C = values.shape
+    if T < 3:
+        return values.copy()
+    # the normal equations, frame-major unknowns, as a symmetric band of 2 frames either side
+    band = 2 * C
+    ab = np.zeros((band + 1, T * C))
+    i, j = np.triu_indices(C)
+    ab[band - (j - i)[None, :], np.arange(T)[:, None] * C + j[None, :]] = information[:, i, j]
+    coef = (1.0, -2.0, 1.0)  # a second difference
+    rows = np.arange(T - 2)
+    penalty = [np.zeros(T - d) for d in range(3)]  # the diagonals of D^T D (pentadiagonal)
+    for a in range(3):
+        for b in range(a, 3):
+            penalty[b - a][rows + a] += coef[a] * coef[b]
+    lam = np.asarray(lam, dtype=np.float64)
+    for d in range(3):  # frame k with frame k + d, each curve with itself
+        ab[band - d * C, d * C :] += (penalty[d][:, None] * lam[None, :]).reshape(-1)
+    b = np.einsum("kij,kj->ki", information, values).reshape(-1)
+    return solveh_banded(ab, b).reshape(T, C)
+
+
 def segments(fit: FrameFit, max_turn_deg: float = 25.0, max_move: float = 0.25) -> list[slice]:
     """The clip cut where the head jumps between consecutive frames with a face (a cut in the
     edit, or another person picked up): a turn of more than ``max_turn_deg`` or a move of more
@@ -187,11 +246,20 @@ def smooth(fit: FrameFit, fps: float, pose_hz: float | None, expression_hz: floa
     weights = fit.weights.copy()
     lam_pose = 0.0 if pose_hz is None else whittaker_lambda(pose_hz, fps)
     lam_expr = 0.0 if expression_hz is None else whittaker_lambda(expression_hz, fps)
+    informed = fit.information is not None and pose_hz is not None
+    if informed:  # each pose curve's weight relative to the clip's typical information on it
+        P = fit.information.shape[-1]
+        typical = np.maximum(np.median(np.diagonal(fit.information[fit.found], axis1=1, axis2=2), axis=0), 1e-12)
+        lam = typical * np.where(np.arange(P) < 6, lam_pose, lam_expr)
     for part in segments(fit):
         found = np.flatnonzero(fit.found[part])
         if not len(found):
             continue
-        pose[part] = whittaker(pose[part], c[part], lam_pose)
+        if informed:  # the pose smoothed with the weights it trades against (their smoothed values are dropped)
+            x = np.concatenate([pose[part], weights[part]], axis=1)[:, :P]
+            pose[part] = informed_whittaker(x, fit.information[part] * c[part][:, None, None], lam)[:, :6]
+        else:
+            pose[part] = whittaker(pose[part], c[part], lam_pose)
         weights[part] = whittaker(weights[part], c[part], lam_expr)
         tail = part.start + found[-1]  # no extrapolation past the last face
         pose[tail + 1 : part.stop] = pose[tail]
@@ -200,7 +268,7 @@ def smooth(fit: FrameFit, fps: float, pose_hz: float | None, expression_hz: floa
         pose[part.start : head] = pose[head]
         weights[part.start : head] = weights[head]
     rotations = (Rotation.from_rotvec(pose[:, :3]) * reference).as_matrix()
-    return FrameFit(rotations, pose[:, 3:], np.clip(weights, 0.0, 1.0), fit.found)
+    return FrameFit(rotations, pose[:, 3:], np.clip(weights, 0.0, 1.0), fit.found, fit.information)
 
 
 def gaze_rotation(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:

@@ -11,7 +11,9 @@ Stages (each a progress bar with frames per second where it runs per frame):
 3. ``track head``: :func:`recon_face.video_fit.fit_frames`; with ``clip_identity`` (default) the
    identity refined on every fitted frame's landmarks (:func:`recon_face.head_fit.landmark_offsets`,
    :func:`recon_face.head_fit.correct_landmarks`) and the frames fitted again from their first
-   solution; then :func:`recon_face.video_fit.smooth`.
+   solution; then :func:`recon_face.video_fit.smooth` (the pose weighed by each frame's landmark
+   information), :func:`recon_face.video_fit.follow_fast_motion`, and the weights fitted again under
+   the smoothed poses (:func:`recon_face.video_fit.fit_weights`) and smoothed.
 4. ``preview``: ``preview.mp4``, the clip with the tracked head over it (frames decoded again).
 """
 
@@ -92,7 +94,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.livelink import livelink_csv
     from recon_face.method import _head_pose, _HeadResult, _View, correction_mm, fit_photos
     from recon_face.track import track
-    from recon_face.video_fit import fit_frames, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
+    from recon_face.video_fit import fit_frames, fit_weights, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
     opts = _options(options)
     frames = inputs.frames
@@ -126,7 +128,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     start = Camera(K=K, R=start.R, t=start.t, width=width, height=height)
     solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
     points, visibility = [t.points for t in tracks], [t.visibility for t in tracks]
-    passes = 2 if opts["clip_identity"] else 1
+    passes = (2 if opts["clip_identity"] else 1) + (1 if opts["smooth"] else 0)
     with stages.stage("track head", total=n * passes) as task:
         raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance)
         if opts["clip_identity"]:
@@ -148,6 +150,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         if opts["smooth"]:
             final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"])
             final = follow_fast_motion(raw, final, lambda fit, k: float(np.median(residuals(fit, k))), fps, opts["pose_hz"], opts["expression_hz"])
+            final = smooth(fit_weights(solver, final, K, width, height, points, visibility, progress=task.advance), fps, None, opts["expression_hz"])
         else:
             final = smooth(raw, fps, None, None)
 

@@ -31,7 +31,7 @@ def hard_stop(signum: int) -> NoReturn:
     from recon.output import remove_open_partials
 
     remove_open_partials()
-    error_line(f"{stopped(signum)} (no safe stop point within {GRACE_S:g} s, or a second signal: ended at once); nothing was written")
+    error_line(f"{stopped(signum)} (no safe stop point within {GRACE_S:g} s, or a second signal: ended at once); its unfinished outputs were removed")
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(128 + signum)

@@ -55,6 +55,8 @@ class HeadFitSettings:
     refine_iterations: int = 8  # Gauss-Newton steps of the per-photo refinement on the 2-D landmarks
     refine_rotation: bool = False  # also turn the camera (landmarks alone leave rotations 3-4 deg off)
     max_landmark_offset: float = 0.004  # the most one landmark moves when the views refine the identity (correct_landmarks)
+    grazing_cos: float = 0.0  # LandmarkSolver: a landmark whose surface faces the camera at a cosine below this counts less (0: off)
+    grazing_floor: float = 0.1  # ... down to this share of its weight, where the surface is edge-on
 
 
 @dataclass
@@ -239,6 +241,21 @@ class LandmarkSolver:
         self.base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
         self.E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
         self.radius_m = np.sqrt(((self.base - self.base.mean(0)) ** 2).sum(1).mean())
+        tri = head.neutral(model)[model.landmarks.vertex_index].astype(np.float64)  # (478, 3, 3)
+        normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        self.normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+    def _facing(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """(478,) each landmark's weight factor for how squarely its surface faces the camera
+        (head frame to camera ``R``, ``t``): 1 down to ``grazing_floor`` where the surface turns
+        edge-on. MediaPipe's landmarks slide towards the silhouette there, so on a turned head
+        they would pull the fit towards a smaller turn."""
+        c0, floor = self.settings.grazing_cos, self.settings.grazing_floor
+        if c0 <= 0:
+            return np.ones(len(self.base))
+        p = self.base @ R.T + t
+        facing = -np.einsum("ij,ij->i", self.normals @ R.T, p / np.linalg.norm(p, axis=1, keepdims=True))
+        return np.clip(facing / c0, floor, 1.0)
 
     def _scale(self, points: np.ndarray, visibility: np.ndarray | None) -> np.ndarray:
         """(478,) per landmark: pixels to noise units (its weight, the face's size in pixels, sigma)."""
@@ -288,7 +305,7 @@ class LandmarkSolver:
         l1 = np.zeros(n_free)
         l1[6:] = settings.expression_l1 * len(self.weights)
         for _ in range(settings.refine_iterations if iterations is None else iterations):
-            r, J = self._linearise(R, t, K, w, points, scale)
+            r, J = self._linearise(R, t, K, w, points, scale * np.sqrt(self._facing(R, t)))
             H = J.T @ J + np.diag(prior)
             g = -(J.T @ r) - prior * np.concatenate([np.zeros(6), w if not neutral else np.zeros(0)])[:n_free] - l1
             lo = np.full(n_free, -np.inf)

@@ -38,7 +38,7 @@ VIDEO_DEFAULTS: dict[str, Any] = {
     "frame_rate": None,  # frames per second of an image sequence (a folder of frames); default 30; videos know their own
 }
 VIDEO_TEXTURE_SIZE = 1024  # the head's texture from a few video frames (the photo method's default is 2048)
-VIDEO_FIT = HeadFitSettings(expression_l1=0.005, expression_l2=0.005)
+VIDEO_FIT = HeadFitSettings(expression_l1=0.005, expression_l2=0.005, grazing_cos=0.5)
 """The per-frame solver's priors: a quarter of the photo fit's, since the temporal model also
 regularises (with the photo priors a blink at 0.8 comes out at 0.64 on clean landmarks)."""
 IRIS_LEFT, IRIS_RIGHT = 473, 468  # MediaPipe's iris centres of the subject's left and right eye

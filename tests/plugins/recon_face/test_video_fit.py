@@ -268,3 +268,28 @@ def test_clip_identity_moves_the_landmarks_the_frames_agree_on() -> None:
     correct_landmarks(model, head, found, contour, VIDEO_FIT)
     after = reprojection(LandmarkSolver(model, head, contour, VIDEO_FIT).base)
     assert before > 2.0 and after < 0.5 * before
+
+
+def test_landmarks_on_a_surface_turned_away_count_less() -> None:
+    """With ``grazing_cos`` the solver weighs each landmark by how squarely its surface faces the
+    camera: a frontal face keeps its weights; turned 60 degrees, the landmarks on the far side
+    (whose surface turns edge-on, where MediaPipe's points slide) count less than the near ones."""
+    from scipy.spatial.transform import Rotation
+
+    from recon_face.head_fit import HeadFit, HeadFitSettings, LandmarkSolver
+    from recon_face.head_model import HeadModel
+    from recon_face.template import load_template
+
+    model = HeadModel.load("low")
+    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    solver = LandmarkSolver(model, head, load_template().contour, HeadFitSettings(grazing_cos=0.5, grazing_floor=0.1))
+    R0, t = np.diag([1.0, -1, -1]), np.array([0.0, 0.0, 0.6])
+    frontal = solver._facing(R0, t)
+    assert np.median(frontal) > 0.9 and frontal.min() >= 0.1
+    R = R0 @ Rotation.from_euler("Y", 60, degrees=True).as_matrix()
+    turned = solver._facing(R, t)
+    depth = (solver.base @ R.T + t)[:, 2]
+    far, near = depth > np.percentile(depth, 75), depth < np.percentile(depth, 25)
+    assert turned[far].mean() < turned[near].mean() - 0.2
+    off = LandmarkSolver(model, head, load_template().contour, HeadFitSettings())._facing(R, t)
+    np.testing.assert_array_equal(off, 1.0)  # the default (photos): every landmark counts fully

@@ -278,6 +278,7 @@ class LandmarkSolver:
         return r, J.reshape(len(r), -1)
 
     def _l2_prior(self, n_free: int) -> np.ndarray:
+        """(n_free,) the L2 prior's diagonal: none on the pose, ``expression_l2`` per landmark on the weights."""
         prior = np.zeros(n_free)
         prior[6:] = self.settings.expression_l2 * len(self.weights)
         return prior
@@ -328,7 +329,8 @@ class LandmarkSolver:
         :meth:`solve`, translation) and the weights at ``camera`` and ``expression``: the
         Gauss-Newton Hessian of :meth:`solve`'s objective in noise units, its L2 prior included."""
         R, t = camera.R, camera.t.astype(np.float64)
-        _, J = self._linearise(R, t, camera.K, np.asarray(expression, dtype=np.float64), points, self._scale(points, visibility))
+        scale = self._scale(points, visibility) * np.sqrt(self._facing(R, t))
+        _, J = self._linearise(R, t, camera.K, np.asarray(expression, dtype=np.float64), points, scale)
         return J.T @ J + np.diag(self._l2_prior(J.shape[1]))
 
 

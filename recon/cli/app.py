@@ -31,6 +31,8 @@ def hard_stop(signum: int) -> NoReturn:
     from recon.output import remove_open_partials
 
     remove_open_partials()
+    if sys.stderr.isatty():  # a progress display hid the cursor and holds its line: give both back
+        sys.stderr.write("\x1b[?25h\n")
     error_line(f"{stopped(signum)} (no safe stop point within {GRACE_S:g} s, or a second signal: ended at once); its unfinished outputs were removed")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -87,3 +87,32 @@ def test_an_ignored_signal_stays_ignored(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     stdout, _ = proc.communicate(timeout=30)
     assert (proc.returncode, stdout.strip()) == (143, "unwound 15")
+
+
+def test_ending_at_once_gives_a_terminal_its_cursor_back(tmp_path: Path) -> None:
+    """On a terminal the progress bars hide the cursor; a run that ends without unwinding shows
+    it again before its one line."""
+    import os
+    import pty
+
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(tmp_path), "0.3", "native"], stdout=subprocess.PIPE, stderr=child, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    os.close(child)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child's side closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(main)
+    assert proc.returncode == 143
+    assert b"\x1b[?25h" in seen and b"recon: error: stopped by signal 15" in seen, seen

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
 from pathlib import Path
 from typing import Any
 
 import click
 
-from recon.cli.app import error_line, get_host, stopped
+from recon.cli.app import error_line, get_host, stop_signal, stopped
 
 
 def _device_name(device: str) -> str:
@@ -95,7 +94,7 @@ def train_cmd(
         kept = _checkpoint_step(out)
         if kept is None:
             raise  # the run removed the folder it created: "nothing was written" holds
-        signum = int(getattr(exc, "signum", signal.SIGINT))
+        signum = stop_signal(exc)
         error_line(f"{stopped(signum)}; {out}/ keeps the training at step {kept}: run the same command again to resume")
         ctx.exit(128 + signum)
     if as_json:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 from pathlib import Path
 
 import click
 
-from recon.cli.app import error_line, get_host, stopped
+from recon.cli.app import error_line, get_host, stop_signal, stopped
 from recon.cli.reconstruct_cmd import parse_options
-from recon.errors import BadInputError, Terminated, UsageError
+from recon.errors import BadInputError, UsageError
 
 
 @click.command("batch")
@@ -88,7 +87,7 @@ def batch(
             sources=[Path(os.path.abspath(captures))] if captures is not None else [],
         )
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+        signum = stop_signal(exc)
         error_line(
             f"{stopped(signum)}; finished captures stay in {out}/ (see {out}/batch.json), the running ones left nothing behind; "
             "run the same command again to finish the rest"

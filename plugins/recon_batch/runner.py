@@ -227,7 +227,7 @@ def run_batch(
                             inflight[cluster.submit(_spec(capture, out, cluster, strict))] = capture
                         bar.update(ledger.count("done"), ledger.count("failed"), len(inflight))
                     ready = cluster.wait(list(inflight), timeout=0.5)
-                    stop_point()  # SIGTERM or SIGHUP: stop here (Ctrl-C raises KeyboardInterrupt anywhere)
+                    stop_point()  # where recon's CLI stops a batch on a signal (Ctrl-C included)
                     for ref in ready:
                         capture = inflight.pop(ref)
                         result = cluster.result(ref)

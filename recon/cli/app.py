@@ -25,6 +25,12 @@ def stopped(signum: int) -> str:
     return "interrupted" if signum == signal.SIGINT else f"stopped by signal {signum}"
 
 
+def stop_signal(exc: KeyboardInterrupt) -> int:
+    """The signal that stopped a run: :class:`recon.errors.Terminated`'s, else SIGINT (a plain
+    KeyboardInterrupt is Ctrl-C)."""
+    return exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+
+
 def hard_stop(signum: int) -> NoReturn:
     """End the process at once after a stop signal that the run did not act on in time (or a
     second one): remove its temporary folders, say so, exit 128 + signal without unwinding."""
@@ -79,12 +85,10 @@ class ReconGroup(click.Group):
             ctx.exit(int(exc.exit_code))
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
-        except Terminated as exc:
-            error_line(f"{stopped(exc.signum)}; nothing was written")
-            ctx.exit(128 + exc.signum)
-        except KeyboardInterrupt:
-            error_line("interrupted; nothing was written")
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:  # Ctrl-C or a stop signal (Terminated)
+            signum = stop_signal(exc)
+            error_line(f"{stopped(signum)}; nothing was written")
+            ctx.exit(128 + signum)
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise

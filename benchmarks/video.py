@@ -7,8 +7,10 @@ Prints JSON on stdout, progress on stderr. Needs ``../shared/data``.
 - **Real clips** (``../shared/data/face_video``: ``metrical_tracker/{justin,wojtek}/video.mp4``,
   ``face_recognition/short_hamilton_clip.mp4``), every frame (``--real-frames`` caps them): the
   median over frames of each frame's median landmark reprojection error (pixels at the clip's
-  resolution, from ``report.json``), the worst frame's, and the frames bridged (no face found); a
-  clip the method fails on is reported with its error. Target: median <= 1.5 px.
+  resolution, from ``report.json``) against the landmarks fitted (MediaPipe's with their pose
+  bias taken off) and against MediaPipe's as detected, the worst frame's, and the frames bridged
+  (no face found); a clip the method fails on is reported with its error. Target: median <= 1.5
+  px, judged against the landmarks as detected (``met.reprojection_px``).
 - **Rendered truth** (:mod:`recon.testing.video_truth`, ``--frames`` frames of 512x512 at 25 fps,
   cached in the temporary folder): recon's own head turning (yaw +-30, pitch +-10, roll +-5
   degrees) while it talks, blinks, smiles and raises its brows, and the Igea scan moving
@@ -91,15 +93,19 @@ def real_clips(work: Path, frames: int | None) -> dict:
             "frames": meta["frames"],
             "reprojection_px_median": meta["reprojection_error_px"]["median"],
             "reprojection_px_worst_frame_median": meta["reprojection_error_px"]["max_frame_median"],
+            # against MediaPipe's landmarks as detected (the fit reads them with their pose bias taken off)
+            "reprojection_detected_px_median": meta.get("reprojection_error_detected_px", meta["reprojection_error_px"])["median"],
             "frames_bridged": len(meta["frames_bridged"]),
             "frames_redetected": meta["frames_redetected"],
             "focal_px": meta["focal_px"],
             "seconds": round(seconds, 2),
         }
     medians = [c["reprojection_px_median"] for c in out.values() if "error" not in c]
+    detected = [c["reprojection_detected_px_median"] for c in out.values() if "error" not in c]
     return {
         "clips": out,
         "worst_median_px": max(medians) if medians else None,
+        "worst_detected_median_px": max(detected) if detected else None,
         "failed": sorted(n for n, c in out.items() if "error" in c),
         "target_median_px": TARGETS["reprojection_px"],
     }
@@ -181,7 +187,8 @@ def _met(result: dict) -> dict:
     met: dict[str, Any] = {}
     if "real" in result:
         real = result["real"]
-        met["reprojection_px"] = not real["failed"] and real["worst_median_px"] is not None and real["worst_median_px"] <= TARGETS["reprojection_px"]
+        # judged against MediaPipe's landmarks as detected: the literal reading of the target
+        met["reprojection_px"] = not real["failed"] and real["worst_detected_median_px"] is not None and real["worst_detected_median_px"] <= TARGETS["reprojection_px"]
     if "truth" in result:
         truth = result["truth"]
         met["rotation_deg"] = all(c["smooth_on"]["rotation_deg"]["median"] <= TARGETS["rotation_deg"] for c in truth.values())

@@ -78,6 +78,12 @@ class HeadFit:
     translation: np.ndarray
     residual_mm: list[np.ndarray] = field(default_factory=list)
 
+    @classmethod
+    def average(cls, model: HeadModel, photos: int = 1) -> HeadFit:
+        """The average head (identity weights and correction zero, ``photos`` neutral expressions)."""
+        n = len(model.expression_names)
+        return cls(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(n) for _ in range(photos)], np.eye(3), np.zeros(3))
+
     def neutral(self, model: HeadModel) -> np.ndarray:
         """(V, 3) the person's neutral head, metres, head frame."""
         return model.vertices(self.identity_weights) + self.correction

@@ -4,7 +4,10 @@ a preview video.
 
 Stages (each a progress bar with frames per second where it runs per frame):
 
-1. ``landmarks``: :func:`recon_face.track.track`, frames decoded one at a time.
+1. ``landmarks``: :func:`recon_face.track.track`, frames decoded one at a time; ``landmark bias``
+   (``landmark_bias``, default): each frame's landmarks without MediaPipe's pose-dependent bias
+   (:func:`recon_face.landmark_bias.correct`); every later stage reads them, the report gives the
+   reprojection error against them and against MediaPipe's as detected.
 2. ``fit``, ``head fit``, ``texture``: the photo method's fit (:func:`recon_face.method.fit_photos`
    and its head) on a few key frames (:func:`recon_face.video_fit.key_frames`): the person's
    identity, the head's texture and the clip's focal length (the key frames' median).
@@ -34,6 +37,7 @@ VIDEO_DEFAULTS: dict[str, Any] = {
     "clip_identity": True,  # refine the key frames' identity on every frame's landmarks, then fit the frames again
     "pose_hz": 2.0,  # the smoother's cut-off for the head pose, Hz (head turns are slow; 4 Hz halves the jitter less)
     "expression_hz": 6.0,  # ... and for the expression weights (blinks last ~0.1-0.2 s)
+    "landmark_bias": True,  # take MediaPipe's pose-dependent landmark bias off before fitting (recon_face.landmark_bias)
     "preview_video": True,
     "frame_rate": None,  # frames per second of an image sequence (a folder of frames); default 30; videos know their own
 }
@@ -57,6 +61,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
         opts["smooth"] = flag(opts["smooth"], "smooth")
         opts["clip_identity"] = flag(opts["clip_identity"], "clip_identity")
         opts["preview_video"] = flag(opts["preview_video"], "preview_video")
+        opts["landmark_bias"] = flag(opts["landmark_bias"], "landmark_bias")
         opts["pose_hz"], opts["expression_hz"] = float(opts["pose_hz"]), float(opts["expression_hz"])
         opts["frame_rate"] = None if opts["frame_rate"] is None else float(opts["frame_rate"])
     except (TypeError, ValueError) as exc:
@@ -110,6 +115,11 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     found = [t for t in tracks if t.points is not None]
     if not found:
         raise BadInputError(f"{source}: no face in any of its {n} frames; give a video that shows a face")
+    detected = [t.points for t in tracks]  # as MediaPipe found them; the fit reads tracks[k].points
+    if opts["landmark_bias"]:
+        with stages.stage("landmark bias", total=n) as task:
+            tracks = _without_bias(tracks, opts["lod"], task.advance)
+        found = [t for t in tracks if t.points is not None]
 
     keys = [found[i] for i in key_frames(np.stack([shape_signature(t.points) for t in found]), opts["key_frames"])]
     views = []
@@ -142,10 +152,11 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
             raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance, again=raw)
 
-        def residuals(fit: Any, k: int) -> np.ndarray:
-            """(478,) pixels between frame ``k``'s landmarks and the head ``fit`` gives them."""
+        def residuals(fit: Any, k: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+            """(478,) pixels between frame ``k``'s landmarks (or ``landmarks``) and the head ``fit`` gives them."""
             X = solver.base + solver.E @ fit.weights[k]
-            return np.linalg.norm(fit.camera(k, K, width, height).project(X) - tracks[k].points[:, :2], axis=1)
+            target = tracks[k].points if landmarks is None else landmarks
+            return np.linalg.norm(fit.camera(k, K, width, height).project(X) - target[:, :2], axis=1)
 
         if opts["smooth"]:
             final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"])
@@ -158,13 +169,15 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         lam = whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0
         gaze = _gaze(head.model, neutral, final, K, tracks, lam)
     solved = final.found  # landmarks found and a plausible head fitted to them
-    errors = []
+    errors, errors_detected = [], []
     for k, t in enumerate(tracks):
         if not solved[k]:
             errors.append(None)
+            errors_detected.append(None)
             continue
-        err = residuals(final, k)
-        errors.append(err[t.visibility > 0] if (t.visibility > 0).any() else err)
+        inside = t.visibility > 0 if (t.visibility > 0).any() else slice(None)
+        errors.append(residuals(final, k)[inside])
+        errors_detected.append(residuals(final, k, detected[k])[inside])
 
     files: dict[str, bytes] = {}
     times = np.array([t.timestamp if t.timestamp is not None else t.position / fps for t in tracks], dtype=np.float64)
@@ -177,7 +190,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     eyes_rad = np.concatenate([seen["left"], np.zeros((n, 1)), seen["right"], np.zeros((n, 1))], axis=1)
     files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
     skin = head.model.part("skin")
-    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors, head.meshes)
+    files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors, head.meshes, detected)
     if opts["preview_video"]:
         from recon_face.video_preview import PreviewVideo
 
@@ -213,12 +226,15 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             entry["reason"] = f"{why}; pose and weights interpolated from the frames around it"
         else:
             entry["status"] = t.status
-            entry["reprojection_error_px"] = {"median": round(float(np.median(errors[k])), 3), "max": round(float(errors[k].max()), 3)}
+            entry["reprojection_error_px"] = _error_stats(errors[k])
+            if opts["landmark_bias"]:
+                entry["reprojection_error_detected_px"] = _error_stats(errors_detected[k])
         entry["head_pose_deg"] = poses[k]
         entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in seen[side][k]] for side in ("left", "right")}
         entry["expression"] = {nm: round(float(x), 3) for nm, x in zip(names, final.weights[k]) if x >= 0.05}
         report_views.append(entry)
     medians = [float(np.median(e)) for e in errors if e is not None]
+    medians_detected = [float(np.median(e)) for e in errors_detected if e is not None]
     bridged = [int(t.index if t.index is not None else t.position) for k, t in enumerate(tracks) if not solved[k]]
     return Reconstruction(
         method="face_video",
@@ -239,12 +255,41 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "frames_redetected": sum(t.status == "detected" for t in tracks),
             "key_frames": [int(t.index if t.index is not None else t.position) for t in keys],
             "focal_px": round(float(K[0, 0]), 2),
-            "reprojection_error_px": {"median": round(float(np.median(medians)), 3), "max_frame_median": round(float(np.max(medians)), 3)},
+            "reprojection_error_px": _median_stats(medians),
+            **({"reprojection_error_detected_px": _median_stats(medians_detected)} if opts["landmark_bias"] else {}),
+            "landmarks": "MediaPipe's, its pose-dependent bias taken off (recon_face.landmark_bias): reprojection_error_px is against these, "
+            "reprojection_error_detected_px against MediaPipe's as detected" if opts["landmark_bias"] else "MediaPipe's as detected",
             "temporal_model": {"smooth": opts["smooth"], "pose_hz": opts["pose_hz"], "expression_hz": opts["expression_hz"]} if opts["smooth"] else {"smooth": False},
             "stage_fps": {name: round(n / s, 2) for name, s in stages.timings.items() if name in ("landmarks", "track head", "preview") and s > 0},
             "animation_csv": "Live Link Face columns (timecode, ARKit blendshapes, head and eye yaw/pitch/roll in radians)",
         },
     )
+
+
+def _stacked(landmarks: list[np.ndarray | None]) -> np.ndarray:
+    """(T, 478, 2) float32 pixels, NaN for frames without landmarks."""
+    return np.stack([p[:, :2] if p is not None else np.full((478, 2), np.nan) for p in landmarks]).astype(np.float32)
+
+
+def _median_stats(medians: list[float]) -> dict[str, float]:
+    """The clip's median of the frames' median errors, and the worst frame's."""
+    return {"median": round(float(np.median(medians)), 3), "max_frame_median": round(float(np.max(medians)), 3)}
+
+
+def _error_stats(errors: np.ndarray) -> dict[str, float]:
+    return {"median": round(float(np.median(errors)), 3), "max": round(float(errors.max()), 3)}
+
+
+def _without_bias(tracks: list[Any], lod: str, progress: Any = None) -> list[Any]:
+    """The tracks with MediaPipe's pose-dependent bias taken off their landmarks
+    (:func:`recon_face.landmark_bias.correct`; each frame's pose started from the previous one's)."""
+    import dataclasses
+
+    from recon_face.landmark_bias import LandmarkBias, correct, facing_camera, pose_solver
+
+    start = facing_camera(tracks[0].width, tracks[0].height)
+    fixed, _ = correct(LandmarkBias.load(), pose_solver(lod), start, [t.points for t in tracks], progress=progress)
+    return [dataclasses.replace(t, points=p) for t, p in zip(tracks, fixed)]
 
 
 def _moved_meshes(model: Any, fit: Any, meshes: list[Any]) -> list[Any]:
@@ -284,11 +329,12 @@ def _eye_keys(centre: np.ndarray, angles: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def _tracking_npz(
     tracks: list[Any], times: np.ndarray, fps: float, K: np.ndarray, fit: Any, names: list[str], gaze: dict[str, np.ndarray],
-    skin: Any, neutral: np.ndarray, expression: np.ndarray, errors: list[Any], meshes: list[Any],
+    skin: Any, neutral: np.ndarray, expression: np.ndarray, errors: list[Any], meshes: list[Any], detected: list[Any],
 ) -> bytes:
     """``tracking.npz``: everything per frame as arrays, for code (re-enactment, avatars): the
     head-to-camera ``R``, ``t`` (OpenCV) and ``K``; the weights, gaze (``gaze``: per side (T, 2)
-    yaw and pitch, radians, pitch down positive), landmarks and their error; the skin's neutral
+    yaw and pitch, radians, pitch down positive), landmarks (as fitted, and as MediaPipe detected
+    them) and their error; the skin's neutral
     vertices, faces and 51 expression offsets (head frame); and the textured head as ``mesh.glb``
     has it: ``head_parts`` (names) and per part ``<name>_vertices``, ``_faces``, ``_uvs``,
     ``_texture`` and ``_expression`` (51 offsets, zero where a shape does not move the part)."""
@@ -298,7 +344,8 @@ def _tracking_npz(
         "times": times.astype(np.float64),
         "frame_index": np.array([t.index if t.index is not None else t.position for t in tracks], dtype=np.int64),
         "found": np.array([t.points is not None for t in tracks]),
-        "landmarks": np.stack([t.points[:, :2] if t.points is not None else np.full((478, 2), np.nan) for t in tracks]).astype(np.float32),
+        "landmarks": _stacked([t.points for t in tracks]),
+        "landmarks_detected": _stacked(detected),
         "reprojection_error_px": np.array([np.median(e) if e is not None else np.nan for e in errors], dtype=np.float32),
         "K": K,
         "image_size": np.array([tracks[0].width, tracks[0].height], dtype=np.int64),

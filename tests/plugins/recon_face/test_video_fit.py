@@ -174,7 +174,7 @@ def test_solver_recovers_pose_and_expression_from_clean_landmarks() -> None:
     from recon_face.video_method import VIDEO_FIT
 
     model = HeadModel.load("low")
-    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    head = HeadFit.average(model)
     solver = LandmarkSolver(model, head, load_template().contour, VIDEO_FIT)
     names = list(model.expression_names)
     w = np.zeros(51)
@@ -242,7 +242,7 @@ def test_clip_identity_moves_the_landmarks_the_frames_agree_on() -> None:
     from recon_face.video_method import VIDEO_FIT
 
     model = HeadModel.load("low")
-    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    head = HeadFit.average(model)
     contour = load_template().contour
     solver = LandmarkSolver(model, head, contour, VIDEO_FIT)
     base = solver.base
@@ -281,7 +281,7 @@ def test_landmarks_on_a_surface_turned_away_count_less() -> None:
     from recon_face.template import load_template
 
     model = HeadModel.load("low")
-    head = HeadFit(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(51)], np.eye(3), np.zeros(3))
+    head = HeadFit.average(model)
     solver = LandmarkSolver(model, head, load_template().contour, HeadFitSettings(grazing_cos=0.5, grazing_floor=0.1))
     R0, t = np.diag([1.0, -1, -1]), np.array([0.0, 0.0, 0.6])
     frontal = solver._facing(R0, t)

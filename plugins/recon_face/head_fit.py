@@ -28,6 +28,7 @@ cameras are moved into it (:meth:`HeadFit.camera`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -237,11 +238,17 @@ class LandmarkSolver:
     """The head's pose and expression weights from one image's 2-D landmarks: Gauss-Newton on
     the reprojection error (pixels scaled to millimetres on the face, over ``sigma``), the weights
     kept in [0, 1] (each step a box-constrained quadratic solved by coordinate descent), an L2
-    and an L1 (sparsity) prior on the weights. Built once per head; :meth:`solve` per image."""
+    and an L1 (sparsity) prior on the weights; ``pinned`` shapes keep the weights a solve starts
+    from (the video method sets the eyeLook shapes from the gaze). Built once per head;
+    :meth:`solve` per image."""
 
-    def __init__(self, model: HeadModel, head: HeadFit, contour: np.ndarray, settings: HeadFitSettings = HeadFitSettings(), neutral: bool = False) -> None:
+    def __init__(
+        self, model: HeadModel, head: HeadFit, contour: np.ndarray, settings: HeadFitSettings = HeadFitSettings(), neutral: bool = False,
+        pinned: Sequence[str] = (),
+    ) -> None:
         self.settings = settings
         self.neutral = neutral
+        self.pinned = np.isin(np.asarray(model.expression_names), list(pinned))  # (51,) shapes held at their starting weights
         self.weights = landmark_weights(contour, settings)
         self.weights[IRIS] = 0.0
         self.base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
@@ -321,6 +328,7 @@ class LandmarkSolver:
                 lo[:3] = hi[:3] = 0.0
             if not neutral:
                 lo[6:], hi[6:] = -w, 1.0 - w
+                lo[6:][self.pinned] = hi[6:][self.pinned] = 0.0
             step = _box_quadratic(H, g, lo, hi, settings.sweeps)
             R = Rotation.from_rotvec(step[:3]).as_matrix() @ R
             t = t + step[3:6]
@@ -337,6 +345,8 @@ class LandmarkSolver:
         R, t = camera.R, camera.t.astype(np.float64)
         scale = self._scale(points, visibility) * np.sqrt(self._facing(R, t))
         _, J = self._linearise(R, t, camera.K, np.asarray(expression, dtype=np.float64), points, scale)
+        if not self.neutral:  # the pinned shapes are not the landmarks' to tell
+            J[:, 6:][:, self.pinned] = 0.0
         return J.T @ J + np.diag(self._l2_prior(J.shape[1]))
 
 

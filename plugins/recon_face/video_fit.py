@@ -21,7 +21,7 @@ zero-lag smoother over the whole sequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -279,6 +279,28 @@ def gaze_rotation(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     yaw, pitch = np.broadcast_arrays(np.asarray(yaw, dtype=np.float64), np.asarray(pitch, dtype=np.float64))
     turns = np.stack([yaw, -pitch], axis=-1).reshape(-1, 2)  # intrinsic Y then X: Ry(yaw) @ Rx(-pitch)
     return Rotation.from_euler("YX", turns).as_matrix().reshape(*yaw.shape, 3, 3)
+
+
+EYE_LOOK = tuple(f"eyeLook{d}{side}" for side in ("Left", "Right") for d in ("Down", "In", "Out", "Up"))
+"""ARKit's eight gaze shapes: the video method sets them from the fitted gaze (:func:`look_weights`),
+not from the landmarks (fitted freely they took a blink's lid motion: eyeLookDownRight 0.4-0.5 at
+the rendered truth's blinks, where eyeBlinkRight came out at 0.2)."""
+LOOK_FULL_DEG = 30.0
+"""The eye's turn that gives an eyeLook weight of 1 (ARKit does not publish its angle)."""
+
+
+def look_weights(names: Sequence[str], left: np.ndarray, right: np.ndarray, full_deg: float = LOOK_FULL_DEG) -> np.ndarray:
+    """(T, len(names)) the :data:`EYE_LOOK` weights (other columns 0) of each eye's gaze, (T, 2)
+    yaw towards the subject's left and pitch up, radians: Out/In by the yaw away from or towards
+    the nose, Up/Down by the pitch, a full weight at ``full_deg``."""
+    out = np.zeros((len(left), len(names)))
+    for side, angles, outward in (("Left", left, 1.0), ("Right", right, -1.0)):  # the left eye sits at +X
+        yaw, pitch = np.degrees(angles[:, 0]) * outward / full_deg, np.degrees(angles[:, 1]) / full_deg
+        for direction, value in (("Out", yaw), ("In", -yaw), ("Up", pitch), ("Down", -pitch)):
+            name = f"eyeLook{direction}{side}"
+            if name in names:
+                out[:, list(names).index(name)] = np.clip(value, 0.0, 1.0)
+    return out
 
 
 def fit_gaze(

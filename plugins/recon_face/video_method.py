@@ -99,7 +99,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.livelink import livelink_csv
     from recon_face.method import _head_pose, _HeadResult, _View, correction_mm, fit_photos
     from recon_face.track import track
-    from recon_face.video_fit import fit_frames, fit_weights, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
+    from recon_face.video_fit import EYE_LOOK, fit_frames, fit_weights, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
     opts = _options(options)
     frames = inputs.frames
@@ -136,11 +136,12 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     nearest = int(np.argmin([abs(t.position - found[0].position) for t in keys]))
     start = head.cameras[nearest]
     start = Camera(K=K, R=start.R, t=start.t, width=width, height=height)
-    solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
+    solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"], pinned=EYE_LOOK)
+    start_weights = np.where(solver.pinned, 0.0, head.fit.expression_weights[nearest])  # the gaze sets the eyeLook shapes, later
     points, visibility = [t.points for t in tracks], [t.visibility for t in tracks]
     passes = (2 if opts["clip_identity"] else 1) + (1 if opts["smooth"] else 0)
     with stages.stage("track head", total=n * passes) as task:
-        raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance)
+        raw = fit_frames(solver, start, start_weights, points, visibility, progress=task.advance)
         if opts["clip_identity"]:
             fitted = np.flatnonzero(raw.found)
             offsets = landmark_offsets(
@@ -149,8 +150,8 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             correct_landmarks(head.model, head.fit, offsets, template.contour, VIDEO_FIT)
             head.meshes = _moved_meshes(head.model, head.fit, head.meshes)
             head.figures["correction_mm"] = correction_mm(head.fit.correction)
-            solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"])
-            raw = fit_frames(solver, start, head.fit.expression_weights[nearest], points, visibility, progress=task.advance, again=raw)
+            solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"], pinned=EYE_LOOK)
+            raw = fit_frames(solver, start, start_weights, points, visibility, progress=task.advance, again=raw)
 
         def residuals(fit: Any, k: int, landmarks: np.ndarray | None = None) -> np.ndarray:
             """(478,) pixels between frame ``k``'s landmarks (or ``landmarks``) and the head ``fit`` gives them."""
@@ -158,15 +159,14 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             target = tracks[k].points if landmarks is None else landmarks
             return np.linalg.norm(fit.camera(k, K, width, height).project(X) - target[:, :2], axis=1)
 
+        neutral = head.fit.neutral(head.model)
+        lam = whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0
         if opts["smooth"]:
             final = smooth(raw, fps, opts["pose_hz"], opts["expression_hz"])
             final = follow_fast_motion(raw, final, lambda fit, k: float(np.median(residuals(fit, k))), fps, opts["pose_hz"], opts["expression_hz"])
             final = smooth(fit_weights(solver, final, K, width, height, points, visibility, progress=task.advance), fps, None, opts["expression_hz"])
         else:
             final = smooth(raw, fps, None, None)
-
-        neutral = head.fit.neutral(head.model)
-        lam = whittaker_lambda(opts["expression_hz"], fps) if opts["smooth"] else 0.0
         gaze = _gaze(head.model, neutral, final, K, tracks, lam)
     solved = final.found  # landmarks found and a plausible head fitted to them
     errors, errors_detected = [], []
@@ -188,7 +188,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     # outputs give the gaze as (yaw, pitch) with pitch positive when turned down, as the head's pitch
     seen = {side: gaze[f"eye_{side}"][1] * [1.0, -1.0] for side in ("left", "right")}
     eyes_rad = np.concatenate([seen["left"], np.zeros((n, 1)), seen["right"], np.zeros((n, 1))], axis=1)
-    files["animation.csv"] = livelink_csv(times, fps, names, final.weights, pose_rad, eyes_rad)
+    files["animation.csv"] = livelink_csv(times, fps, names, _looking(final.weights, gaze, names, opts["neutral"]), pose_rad, eyes_rad)
     skin = head.model.part("skin")
     files["tracking.npz"] = _tracking_npz(tracks, times, fps, K, final, names, seen, skin, neutral, head.model.expression, errors, head.meshes, detected)
     if opts["preview_video"]:
@@ -314,6 +314,19 @@ def _gaze(model: Any, neutral: np.ndarray, fit: Any, K: np.ndarray, tracks: list
         centre = model.part(part).vertices(neutral).astype(np.float64).mean(0)
         angles = fit_gaze(fit, K, centre, landmarks[iris], [None if not fit.found[k] else t.points[iris, :2] for k, t in enumerate(tracks)])
         out[part] = (centre, whittaker(angles, found, lam))
+    return out
+
+
+def _looking(weights: np.ndarray, gaze: dict[str, tuple[np.ndarray, np.ndarray]], names: list[str], neutral: bool) -> np.ndarray:
+    """(T, 51) ``weights`` with the eyeLook shapes of each frame's gaze (:func:`recon_face.video_fit.look_weights`),
+    as ARKit's curves mean them; the head's own animation turns its eyeballs instead."""
+    from recon_face.video_fit import EYE_LOOK, look_weights
+
+    if neutral:
+        return weights
+    look = [names.index(n) for n in EYE_LOOK]
+    out = weights.copy()
+    out[:, look] = look_weights(names, gaze["eye_left"][1], gaze["eye_right"][1])[:, look]
     return out
 
 

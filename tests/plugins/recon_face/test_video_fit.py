@@ -293,3 +293,44 @@ def test_landmarks_on_a_surface_turned_away_count_less() -> None:
     assert turned[far].mean() < turned[near].mean() - 0.2
     off = LandmarkSolver(model, head, load_template().contour, HeadFitSettings())._facing(R, t)
     np.testing.assert_array_equal(off, 1.0)  # the default (photos): every landmark counts fully
+
+
+def test_look_weights_follow_each_eyes_gaze() -> None:
+    """eyeLook weights of a gaze: Out/In by the yaw away from or towards the nose (the subject's
+    left eye sits at +X), Up/Down by the pitch, 1 at 30 degrees and clipped there."""
+    from recon_face.video_fit import EYE_LOOK, look_weights
+
+    names = ["jawOpen", *EYE_LOOK]
+    left = np.radians([[15.0, 0.0], [0.0, -45.0]])  # towards +X (away from the nose), then down
+    right = np.radians([[15.0, 6.0], [-30.0, 0.0]])  # towards +X (towards the nose) and up, then away
+    w = dict(zip(names, look_weights(names, left, right).T))
+    assert w["eyeLookOutLeft"] == pytest.approx([0.5, 0]) and w["eyeLookInLeft"] == pytest.approx([0, 0])
+    assert w["eyeLookDownLeft"] == pytest.approx([0, 1]) and w["eyeLookUpLeft"] == pytest.approx([0, 0])
+    assert w["eyeLookInRight"] == pytest.approx([0.5, 0]) and w["eyeLookOutRight"] == pytest.approx([0, 1])
+    assert w["eyeLookUpRight"] == pytest.approx([0.2, 0]) and w["jawOpen"] == pytest.approx([0, 0])
+
+
+def test_pinned_shapes_keep_their_weights() -> None:
+    """A solver with pinned shapes leaves them at the weights it starts from, and its information
+    does not couple them to the pose."""
+    from recon_face.head_fit import HeadFit, LandmarkSolver
+    from recon_face.head_model import HeadModel
+    from recon_face.template import load_template
+    from recon_face.video_fit import EYE_LOOK
+    from recon_face.video_method import VIDEO_FIT
+
+    model = HeadModel.load("low")
+    solver = LandmarkSolver(model, HeadFit.average(model), load_template().contour, VIDEO_FIT, pinned=EYE_LOOK)
+    names = list(model.expression_names)
+    assert solver.pinned.sum() == 8 and all(solver.pinned[names.index(n)] for n in EYE_LOOK)
+    truth = np.zeros(51)
+    truth[names.index("eyeBlinkRight")] = 0.7
+    camera = Camera(K=np.array([[700.0, 0, 256], [0, 700, 256], [0, 0, 1]]), R=np.diag([1.0, -1, -1]), t=np.array([0, 0, 0.6]), width=512, height=512)
+    points = camera.project(solver.base + solver.E @ truth)
+    start = np.zeros(51)
+    start[names.index("eyeLookDownRight")] = 0.3  # held, although the landmarks show none
+    _, found = solver.solve(camera, points, start)
+    assert found[names.index("eyeLookDownRight")] == 0.3 and found[solver.pinned].sum() == pytest.approx(0.3)
+    information = solver.information(camera, points, found)
+    pinned = 6 + np.flatnonzero(solver.pinned)
+    assert np.abs(information[pinned][:, :6]).max() == 0.0

@@ -92,6 +92,15 @@ def test_livelink_csv(wojtek: Path) -> None:
     assert shapes.min() >= 0 and shapes.max() <= 1 and shapes[:, HEADER.index("TongueOut") - 2].max() == 0
     assert shapes.max() > 0.05  # the face moves
     assert np.abs(values[:, 52:55]).max() < np.pi / 2  # head yaw, pitch, roll in radians
+    # the eyeLook curves are the eyes' gaze columns (yaw towards the subject's left, pitch down;
+    # a full weight at 30 degrees), not the landmark fit's
+    column = {name: values[:, HEADER.index(name) - 2] for name in HEADER[2:]}
+    for side, outward in (("Left", 1.0), ("Right", -1.0)):
+        yaw, pitch = np.degrees(column[f"{side}EyeYaw"]) / 30.0, np.degrees(column[f"{side}EyePitch"]) / 30.0
+        expected = {"Out": outward * yaw, "In": -outward * yaw, "Down": pitch, "Up": -pitch}
+        for direction, value in expected.items():
+            np.testing.assert_allclose(column[f"EyeLook{direction}{side}"], np.clip(value, 0, 1), atol=2e-3)
+    assert max(column["LeftEyeYaw"].std(), column["LeftEyePitch"].std()) > 0.005  # the eyes do move
 
 
 def test_glb_animation(wojtek: Path) -> None:
@@ -142,7 +151,8 @@ def test_preview_video(wojtek: Path) -> None:
 @pytest.mark.blender
 def test_animation_plays_in_blender(wojtek: Path) -> None:
     """Blender imports the head with its ARKit shape keys driven by the animation: at each
-    frame's time the shape-key values are the CSV's weights, and the head moves as one."""
+    frame's time the shape-key values are the CSV's weights (but the eyeLook shapes, which the
+    head leaves at 0 and turns its eyeballs instead), and the head moves as one."""
     pytest.importorskip("bpy")
     from recon.testing import blender
 
@@ -158,7 +168,7 @@ def test_animation_plays_in_blender(wojtek: Path) -> None:
         scene.frame_set(int(np.floor(when)), subframe=float(when - np.floor(when)))
         keys = skin.data.shape_keys.key_blocks
         blender_values = [keys[n[0].lower() + n[1:]].value for n in names]
-        csv_values = [float(rows[k + 1][HEADER.index(n)]) for n in names]
+        csv_values = [0.0 if n.startswith("EyeLook") else float(rows[k + 1][HEADER.index(n)]) for n in names]
         np.testing.assert_allclose(blender_values, csv_values, atol=2e-3)
         poses.append(np.array(head.matrix_world))
     assert not np.allclose(poses[0], poses[2], atol=1e-4)  # the head's transform is animated

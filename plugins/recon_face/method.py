@@ -22,6 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "model": "head",  # head: recon's full head (ICT identity, 51 ARKit shapes); mask: the 478-vertex face
     "lod": "mid",  # head: high (~28k vertices), mid (~9k) or low (~2.4k)
     "same_person": True,  # photos of someone else are flagged and left out (recon_vision's face identity)
+    "landmark_bias": False,  # take MediaPipe's pose-dependent landmark bias off (recon_face.landmark_bias; the video method's default)
 }
 MODELS = ("head", "mask")
 LODS = ("high", "mid", "low")
@@ -53,7 +54,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        for key in ("neutral", "photometric", "same_person"):
+        for key in ("neutral", "photometric", "same_person", "landmark_bias"):
             opts[key] = flag(opts[key], key)
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
@@ -101,6 +102,9 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
         what = "the photo" if len(views) == 1 else f"any of the {len(views)} photos"
         raise BadInputError(f"no face found in {what} ({names}); give photos that show a face")
 
+    if opts["landmark_bias"]:
+        with stages.stage("landmark bias", total=len(used)) as task:
+            _without_bias(used, opts, task.advance)
     template, result = fit_photos(used, opts, stages)
 
     if opts["model"] == "head":
@@ -190,6 +194,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "photos_used": len(used),
             "same_person": identity,
             "photos_skipped": len(views) - len(used),
+            "landmarks": "MediaPipe's, its pose-dependent bias taken off (recon_face.landmark_bias)" if opts["landmark_bias"] else "MediaPipe's as detected",
             "fit": {
                 "iterations": result.iterations,
                 "cost": round(result.cost, 6),
@@ -200,6 +205,21 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "texture_bake_resolution": texture_figures["resolution"],
         },
     )
+
+
+def _without_bias(views: list[_View], opts: dict[str, Any], progress: Any) -> None:
+    """Each view's landmarks with MediaPipe's pose-dependent bias taken off (:func:`recon_face.landmark_bias.correct`,
+    the pose from the average head through the photo's lens: EXIF, ``focal_35mm`` or 50 mm)."""
+    from recon_face import fit
+    from recon_face.landmark_bias import LandmarkBias, correct, facing_camera, pose_solver
+
+    bias, solver = LandmarkBias.load(), pose_solver(opts["lod"])
+    for v in views:
+        frame, landmarks = v.frame, v.detection.landmarks
+        focal = frame.focal_px_from_exif() or (fit.default_focal(frame.width, frame.height, opts["focal_35mm"]) if opts["focal_35mm"] else None)
+        (fixed,), _ = correct(bias, solver, facing_camera(frame.width, frame.height, focal), [landmarks.points.astype(np.float64)], sequence=False)
+        landmarks.points = fixed.astype(np.float32)
+        progress()
 
 
 def fit_photos(used: list[_View], opts: dict[str, Any], stages: Stages) -> tuple[Any, Any]:

@@ -96,6 +96,19 @@ def test_multiview_head(three_photos: tuple[Path, dict]) -> None:
         assert v["head_landmark_residual_mm"] < 2.5
 
 
+def test_landmark_bias_option_for_photos(tmp_path: Path, faces_dir: Path, three_photos: tuple[Path, dict]) -> None:
+    """``-O landmark_bias=true`` (off for photos) fits the landmarks with MediaPipe's pose bias
+    taken off: a stage of its own, said in the report, other cameras than the default run's."""
+    report = _run([faces_dir / "mvfnet"], tmp_path / "out", texture_size=512, landmark_bias=True)
+    default = three_photos[1]
+    assert "bias taken off" in report["metadata"]["landmarks"] and default["metadata"]["landmarks"] == "MediaPipe's as detected"
+    assert "landmark bias" in report["timings_s"] and "landmark bias" not in default["timings_s"]
+    turned = [np.degrees(np.arccos(np.clip((np.trace(np.array(a["camera"]["R"]).T @ np.array(b["camera"]["R"])) - 1) / 2, -1, 1)))
+              for a, b in zip(report["views"], default["views"])]
+    assert max(turned) > 0.1  # the corrected landmarks give other camera rotations
+    assert max(v["reprojection_error_px"]["median"] for v in report["views"]) <= 1.5
+
+
 def test_lod_changes_the_mesh_not_the_shape(tmp_path: Path, faces_dir: Path) -> None:
     photo = faces_dir / "mvfnet" / "front.jpg"
     low = _run([photo], tmp_path / "low", texture_size=128, lod="low")

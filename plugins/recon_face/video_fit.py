@@ -78,18 +78,20 @@ def fit_frames(
     visibility: list[np.ndarray | None],
     progress: Callable[[], object] | None = None,
     again: FrameFit | None = None,
+    information: bool = True,
 ) -> FrameFit:
     """Each frame's pose and weights from its landmarks (pixels, (478, 2+) or ``None``), started
     from the last frame that had a face (the first, and the first after a gap, from ``start``'s
     rotation placed on the landmarks: :func:`place`), or with ``again`` (an earlier fit of the
     same frames) from that fit's own frame first. A solve that fails (:func:`plausible`) is tried
     once more from the placed start; failing again, the frame counts as without a face (``found``
-    false: the smoother bridges it)."""
+    false: the smoother bridges it). ``information=False`` leaves each frame's information (what
+    the smoother weighs the pose by) at zero: a pass whose fit only starts another."""
     T = len(landmarks)
     n = len(start_weights)
     R, t, W = np.zeros((T, 3, 3)), np.zeros((T, 3)), np.zeros((T, n))
     P = 6 if solver.neutral else 6 + n
-    information = np.zeros((T, P, P))
+    held = np.zeros((T, P, P))
     found = np.zeros(T, dtype=bool)
     camera, w = start, np.asarray(start_weights, dtype=np.float64)
     previous_found = False
@@ -106,13 +108,14 @@ def fit_frames(
                     continue
                 if plausible(cam1, w1, solver.base + solver.E @ w1, points[:, :2]):
                     camera, w, found[k] = cam1, w1, True
-                    information[k] = solver.information(cam1, points[:, :2], w1, vis)
+                    if information:
+                        held[k] = solver.information(cam1, points[:, :2], w1, vis)
                     break
         previous_found = bool(found[k])
         R[k], t[k], W[k] = camera.R, camera.t, w
         if progress is not None:
             progress()
-    return FrameFit(R, t, W, found, information)
+    return FrameFit(R, t, W, found, held)
 
 
 def fit_weights(

@@ -141,7 +141,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     points, visibility = [t.points for t in tracks], [t.visibility for t in tracks]
     passes = (2 if opts["clip_identity"] else 1) + (1 if opts["smooth"] else 0)
     with stages.stage("track head", total=n * passes) as task:
-        raw = fit_frames(solver, start, start_weights, points, visibility, progress=task.advance)
+        raw = fit_frames(solver, start, start_weights, points, visibility, progress=task.advance, information=not opts["clip_identity"])
         if opts["clip_identity"]:
             fitted = np.flatnonzero(raw.found)
             offsets = landmark_offsets(

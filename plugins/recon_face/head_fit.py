@@ -80,10 +80,9 @@ class HeadFit:
     residual_mm: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
-    def average(cls, model: HeadModel, photos: int = 1) -> HeadFit:
-        """The average head (identity weights and correction zero, ``photos`` neutral expressions)."""
-        n = len(model.expression_names)
-        return cls(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(n) for _ in range(photos)], np.eye(3), np.zeros(3))
+    def average(cls, model: HeadModel) -> HeadFit:
+        """The average head: identity weights and correction zero, one photo's neutral expression."""
+        return cls(np.zeros(len(model.identity)), np.zeros((model.n_vertices, 3), np.float32), [np.zeros(len(model.expression_names))], np.eye(3), np.zeros(3))
 
     def neutral(self, model: HeadModel) -> np.ndarray:
         """(V, 3) the person's neutral head, metres, head frame."""
@@ -239,7 +238,7 @@ class LandmarkSolver:
     the reprojection error (pixels scaled to millimetres on the face, over ``sigma``), the weights
     kept in [0, 1] (each step a box-constrained quadratic solved by coordinate descent), an L2
     and an L1 (sparsity) prior on the weights; ``pinned`` shapes keep the weights a solve starts
-    from (the video method sets the eyeLook shapes from the gaze). Built once per head;
+    from (the video method holds the eyeLook shapes at 0: the gaze is the iris's to tell). Built once per head;
     :meth:`solve` per image."""
 
     def __init__(

@@ -137,7 +137,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     start = head.cameras[nearest]
     start = Camera(K=K, R=start.R, t=start.t, width=width, height=height)
     solver = LandmarkSolver(head.model, head.fit, template.contour, VIDEO_FIT, opts["neutral"], pinned=EYE_LOOK)
-    start_weights = np.where(solver.pinned, 0.0, head.fit.expression_weights[nearest])  # the gaze sets the eyeLook shapes, later
+    start_weights = np.where(solver.pinned, 0.0, head.fit.expression_weights[nearest])  # eyeLook held at 0 (the CSV's come from the gaze)
     points, visibility = [t.points for t in tracks], [t.visibility for t in tracks]
     passes = (2 if opts["clip_identity"] else 1) + (1 if opts["smooth"] else 0)
     with stages.stage("track head", total=n * passes) as task:
@@ -177,7 +177,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             continue
         inside = t.visibility > 0 if (t.visibility > 0).any() else slice(None)
         errors.append(residuals(final, k)[inside])
-        errors_detected.append(residuals(final, k, detected[k])[inside])
+        errors_detected.append(residuals(final, k, detected[k])[inside] if opts["landmark_bias"] else errors[-1])
 
     files: dict[str, bytes] = {}
     times = np.array([t.timestamp if t.timestamp is not None else t.position / fps for t in tracks], dtype=np.float64)

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -249,5 +250,64 @@ class RayCluster:
     def close(self) -> None:
         """Disconnect; a Ray this batch started stops with it."""
         if self.owned and self.ray is not None:
+            if self.address is None:
+                stop_autoscaler_monitor()
             self.ray.shutdown()
         self.owned = False
+
+
+MONITOR_SCRIPT = "autoscaler/_private/monitor.py"
+"""How Ray's autoscaler monitor process shows in its command line."""
+
+
+def _children() -> list[tuple[int, list[str]]]:
+    """``(pid, command line)`` of this process's children (Linux ``/proc``; empty elsewhere)."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])  # after "pid (name) state"
+            if ppid == me:
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def autoscaler_monitors() -> list[int]:
+    """The live autoscaler monitors among this process's children (their pids)."""
+    return [
+        pid for pid, command in _children()
+        if any(part.replace("\\", "/").endswith(MONITOR_SCRIPT) for part in command) and _alive(pid)
+    ]
+
+
+def stop_autoscaler_monitor(wait_s: float = 1.0) -> bool:
+    """Kill the autoscaler monitor of the local Ray this process started; True if one was found.
+
+    ``ray.shutdown`` stops the GCS first, then sends the monitor SIGTERM, on which the monitor
+    tries to report its end to the (gone) GCS and is killed after Ray's one-second grace: a second
+    of every local batch (Ray 2.60). A local Ray has no autoscaling to report on, so its monitor
+    is killed first; the other processes stop as before."""
+    import signal
+    import time
+
+    pids = autoscaler_monitors()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            continue
+        deadline = time.monotonic() + wait_s
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return bool(pids)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a killed child is a zombie until Ray's ``Popen`` reaps it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"

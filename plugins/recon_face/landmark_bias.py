@@ -13,10 +13,14 @@ pose and expression (identities, looks and motions of their own, not the benchma
 as ``recon_face/data/landmark_bias.npz`` with its card ``landmark_bias.json`` (the figures).
 ``$RECON_LANDMARK_BIAS`` names another file.
 
-:func:`correct` gives each image's landmarks without the bias: the head's pose from the
-landmarks (the average head, pose only), the bias at that pose subtracted, and again from the
-corrected landmarks (:data:`ROUNDS` rounds: each pose is closer to the truth, so the correction
-is fuller).
+:func:`correct` gives each image's landmarks without the part of the bias that changes with the
+pose: the head's pose from the landmarks (the average head, pose only), that part at that pose
+subtracted, and again from the corrected landmarks (:data:`ROUNDS` rounds: each pose is closer to
+the truth, so the correction is fuller). The constant part (a frontal view's bias, 1.2 mm median)
+stays: it is the same in every image, so the identity's per-vertex correction absorbs it, and
+taking it off too moved the fit away from MediaPipe's points (video, ``benchmarks/video.py``:
+justin's median reprojection against the detections 3.10 px with it, 2.12 px without; the clip's
+focal length 646 px with it, 721 px without, true 717; head rotation 1.37 and 1.27 deg).
 """
 
 from __future__ import annotations
@@ -110,12 +114,16 @@ class LandmarkBias:
             raise FileNotFoundError(f"landmark bias calibration {path} is missing; run assets/head/calibrate_landmarks.py")
         return _load(str(path.resolve()))
 
-    def pixels(self, camera: Camera) -> np.ndarray:
+    def pixels(self, camera: Camera, relative: bool = False) -> np.ndarray:
         """(478, 2) the expected detection minus true projection, pixels, for a head seen by
-        ``camera`` (head frame)."""
+        ``camera`` (head frame); ``relative``: only the part that changes with the pose (the
+        constant term left out: zero for a frontal view)."""
         yaw, pitch, roll, depth = view_angles(camera.R, camera.t, self.centre)
         yaw, pitch = np.clip(yaw, *self.yaw_range_deg), np.clip(pitch, *self.pitch_range_deg)
-        local = np.tensordot(features(yaw, pitch), self.coefficients, axes=1)
+        terms = features(yaw, pitch)
+        if relative:
+            terms[0] = 0.0
+        local = np.tensordot(terms, self.coefficients, axes=1)
         return local @ _turn(roll).T * (camera.K[0, 0] / depth)
 
 
@@ -138,7 +146,7 @@ def _pose_without_bias(
             return None
         if not (np.isfinite(camera.R).all() and np.isfinite(camera.t).all()) or view_angles(camera.R, camera.t, bias.centre)[3] <= 0:
             return None
-        fixed = points - bias.pixels(camera)
+        fixed = points - bias.pixels(camera, relative=True)
     return camera
 
 
@@ -172,7 +180,7 @@ def correct(
     progress: Callable[[], object] | None = None,
 ) -> tuple[list[np.ndarray | None], list[Camera | None]]:
     """Each image's landmarks (pixels, (478, 2+) or ``None``) with the bias of the pose they
-    show taken away (other columns kept), and that pose; landmarks whose pose cannot be found
+    show taken away (its pose-dependent part, ``pixels(relative=True)``; other columns kept), and that pose; landmarks whose pose cannot be found
     (the average head does not fit them: :func:`recon_face.video_fit.plausible`) stay as they are,
     with pose ``None``.
 
@@ -208,7 +216,7 @@ def correct(
             poses.append(None)
             continue
         corrected = raw.copy()
-        corrected[:, :2] -= bias.pixels(camera)
+        corrected[:, :2] -= bias.pixels(camera, relative=True)
         out.append(corrected)
         poses.append(camera)
     return out, poses

@@ -32,3 +32,20 @@ def marching_cubes(values: np.ndarray, origin: np.ndarray, step: float) -> tuple
     v = verts[0].numpy().astype(np.float64) * step + origin
     f = faces[0].numpy().astype(np.int64)[:, ::-1]  # PyTorch3D winds inward for inside > iso
     return v, np.ascontiguousarray(f)
+
+
+def canonical_order(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The same mesh with its vertices sorted by position (x, then y, then z) and its faces by
+    their vertex indices, each face starting at its smallest index (winding kept): an order that
+    depends only on the geometry, not on how a library's extraction or clean-up happened to
+    number it (UV unwrapping, and so a golden mesh, depend on the input order)."""
+    vertices, faces = np.asarray(vertices), np.asarray(faces, dtype=np.int64)
+    if len(faces) == 0:
+        return vertices, faces
+    order = np.lexsort(vertices.T[::-1])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    f = rank[faces]
+    f = np.take_along_axis(f, (np.argmin(f, axis=1)[:, None] + np.arange(3)) % 3, axis=1)  # a rotation keeps the winding
+    f = f[np.lexsort(f.T[::-1])]
+    return vertices[order], f

@@ -163,7 +163,7 @@ def main() -> None:
     save_weights(OUT / "mvsnet.pt", FORMAT, net.state_dict(), trained_steps=step)
     (OUT / "mvsnet.json").write_text(json.dumps({
         "trained_steps": step, "training_seconds": round(seconds, 1), "device": str(device), "near_m": NEAR, "far_m": FAR,
-        "data": "recon_mvs.synthetic random rooms; the single-stage network it started from: 3 views of 192x128 for 6036 steps, then 3-4 views with photographs on about half the surfaces to step 7618; the two-stage network: 3-4 views with photographs, 192x128 for 800 steps, then widths of 160-320 px; steps 5701-16480 ran on an NVIDIA H200 with --workers 14", "history_tail": history[-5:],
+        "data": "recon_mvs.synthetic random rooms; the single-stage network it started from: 3 views of 192x128 for 6036 steps, then 3-4 views with photographs on about half the surfaces to step 7618; the two-stage network: 3-4 views with photographs, 192x128 for 800 steps, then widths of 160-320 px; steps 5701-16480 ran on an NVIDIA H200 with --workers 14; steps 16480-18161 ran on this project's 2 CPU cores (--workers 0, about 1.5 s a step)", "history_tail": history[-5:],
     }, indent=2) + "\n")
     log(f"wrote {OUT / 'mvsnet.pt'} after {step} steps")
 

@@ -275,11 +275,11 @@ def _children() -> list[tuple[int, list[str]]]:
 
 
 def autoscaler_monitors() -> list[int]:
-    """The live autoscaler monitors among this process's children (their pids)."""
-    return [
-        pid for pid, command in _children()
-        if any(part.replace("\\", "/").endswith(MONITOR_SCRIPT) for part in command) and _alive(pid)
-    ]
+    """The live autoscaler monitors among this process's children (their pids; a killed child is
+    a zombie, not alive, until Ray's ``Popen`` reaps it)."""
+    from recon.output import pid_alive
+
+    return [pid for pid, command in _children() if any(part.endswith(MONITOR_SCRIPT) for part in command) and pid_alive(pid)]
 
 
 def stop_autoscaler_monitor(wait_s: float = 1.0) -> bool:
@@ -292,6 +292,8 @@ def stop_autoscaler_monitor(wait_s: float = 1.0) -> bool:
     import signal
     import time
 
+    from recon.output import pid_alive
+
     pids = autoscaler_monitors()
     for pid in pids:
         try:
@@ -299,15 +301,6 @@ def stop_autoscaler_monitor(wait_s: float = 1.0) -> bool:
         except OSError:
             continue
         deadline = time.monotonic() + wait_s
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.01)
     return bool(pids)
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a killed child is a zombie until Ray's ``Popen`` reaps it)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2 :].split()[0] != "Z"

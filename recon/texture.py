@@ -32,8 +32,12 @@ if TYPE_CHECKING:
 
 
 def unwrap(mesh: Mesh) -> Mesh:
-    """A copy of ``mesh`` with a UV atlas (vertices split along seams, geometry unchanged)."""
-    unwrapped = Mesh(mesh.vertices, mesh.faces).to_trimesh().unwrap()
+    """A copy of ``mesh`` with a UV atlas (vertices split along seams, geometry unchanged). The mesh
+    is put in :func:`recon.isosurface.canonical_order` first: the atlas depends on the order of the
+    faces, which would otherwise depend on how a library's extraction or clean-up numbered them."""
+    from recon.isosurface import canonical_order
+
+    unwrapped = Mesh(*canonical_order(mesh.vertices, mesh.faces)).to_trimesh().unwrap()
     uvs = np.asarray(unwrapped.visual.uv, dtype=np.float32)
     return Mesh(np.asarray(unwrapped.vertices), np.asarray(unwrapped.faces), uvs=uvs, name=mesh.name)
 

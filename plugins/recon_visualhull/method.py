@@ -27,11 +27,11 @@ def _initial_bounds(inputs: Inputs) -> np.ndarray:
 
 def surface(occupancy: np.ndarray, origin: np.ndarray, step: float, smooth: float) -> Mesh:
     """Marching cubes (:func:`recon.isosurface.marching_cubes`) at 0.5 on the smoothed occupancy
-    (indexed z, y, x; cell centres at ``origin + (index + 0.5) * step``); the largest component, in :func:`recon.isosurface.canonical_order`."""
+    (indexed z, y, x; cell centres at ``origin + (index + 0.5) * step``); the largest component."""
     import trimesh
     from scipy import ndimage
 
-    from recon.isosurface import canonical_order, marching_cubes
+    from recon.isosurface import marching_cubes
 
     volume = np.pad(occupancy.astype(np.float64), 1)
     if smooth > 0:
@@ -45,7 +45,7 @@ def surface(occupancy: np.ndarray, origin: np.ndarray, step: float, smooth: floa
     tm = max(parts, key=lambda p: len(p.faces)) if len(parts) else tm
     if tm.volume < 0:
         tm.invert()
-    return Mesh(*canonical_order(np.asarray(tm.vertices), np.asarray(tm.faces)), name="visual_hull")
+    return Mesh(np.asarray(tm.vertices), np.asarray(tm.faces), name="visual_hull")
 
 
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:

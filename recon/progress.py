@@ -35,13 +35,15 @@ class StageTask:
 
 
 def _RateColumn() -> Any:
-    """A rich column: items per second of a stage with more than one step (frames per second)."""
+    """A rich column: items per second of a stage with more than one step (frames per second);
+    once the stage ends, its steps over its whole time (rich's own speed spans only the first to
+    the last step, so a stage whose two steps end together showed thousands a second)."""
     from rich.progress import ProgressColumn
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
         def render(self, task: Any) -> Text:
-            speed = task.finished_speed or task.speed
+            speed = task.completed / task.finished_time if task.finished_time else task.speed
             return Text(f"{speed:6.1f}/s" if speed and (task.total or 0) > 1 else " " * 8, style="progress.data.speed")
 
     return RateColumn()

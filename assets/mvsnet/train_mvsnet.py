@@ -13,7 +13,9 @@ a later session goes on from it)
 every minute and resumed from there, so a long training can be stopped and continued; with
 ``--weights-only`` the script only writes the weights of the checkpoint it has. ``--workers N``
 renders the rooms in N worker processes (what keeps a GPU busy: a sample takes 0.2-0.5 s on one
-core) and ``--minutes M`` stops, saves and writes the weights after M minutes.
+core) and ``--minutes M`` stops, saves and writes the weights after M minutes. The learning rate
+halves every 10,000 steps; ``--anneal-from S --iterations N`` makes it fall from step S along a
+half cosine to 1 % of its value at N, the last phase of a training.
 """
 
 from __future__ import annotations
@@ -87,6 +89,14 @@ def next_sample(rng: np.random.Generator, step: int, photos: list[np.ndarray]): 
     return random_sample(rng, views=int(rng.integers(3, 5)), width=width, height=8 * round(width * 2 / 3 / 8), photos=photos)
 
 
+def learning_rate(step: int, base: float, anneal_from: int | None, iterations: int) -> float:
+    """Halved every 10,000 steps; from ``anneal_from`` on, a half cosine down to 1 % at ``iterations``."""
+    if anneal_from is None or step < anneal_from:
+        return base * 0.5 ** (step / 10000)
+    t = min(1.0, (step - anneal_from) / max(1, iterations - anneal_from))
+    return base * 0.5 ** (anneal_from / 10000) * (0.01 + 0.99 * 0.5 * (1 + np.cos(np.pi * t)))
+
+
 def save_checkpoint(path: Path, net, optimizer, step: int, history: list, seconds: float) -> None:  # noqa: ANN001
     tmp = path.with_suffix(".tmp")
     torch.save({"net": net.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history, "seconds": seconds}, tmp)
@@ -102,6 +112,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=20000)
     parser.add_argument("--checkpoint", type=Path, default=Path(__file__).with_name("checkpoint.pt"))
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--anneal-from", type=int, default=None, help="From this step on, the learning rate falls along a half cosine to 1 %% of its value there at --iterations.")
     parser.add_argument("--photos", type=Path, nargs="*", default=PHOTOS, help="Folders of photographs for the rooms' surfaces.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--weights-only", action="store_true")
@@ -139,7 +150,7 @@ def main() -> None:
         while step < args.iterations and (args.minutes is None or time.perf_counter() - began < 60 * args.minutes):
             start = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = args.lr * (0.5 ** (step / 10000))
+                group["lr"] = learning_rate(step, args.lr, args.anneal_from, args.iterations)
             sample = next(loader) if loader is not None else next_sample(rng, step, photos)
             loss, rel = step_loss(net, sample, device)
             if not torch.isfinite(loss):  # a view with no depth in range: nothing to learn from it

@@ -20,7 +20,7 @@ from PIL import Image
 
 from recon.cameras import look_at
 from recon.render import render
-from recon.structures import Frame, Mesh
+from recon.structures import Mesh
 from recon.texture import texel_surface, unwrap
 from recon_io.scene import write_scene_cameras
 

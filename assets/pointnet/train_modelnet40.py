@@ -83,8 +83,8 @@ def logits_of(model: PointNet, x: np.ndarray, batch: int = 128, rotations: int =
         for r in range(rotations):
             a = 2 * math.pi * r / rotations
             c, s = math.cos(a), math.sin(a)
-            rot = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=xb.dtype)
-            acc = acc + model(xb @ rot.to(device))[0]
+            rot = torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=xb.dtype, device=device)
+            acc = acc + model(xb @ rot)[0]
         out.append((acc / rotations).cpu())
     return torch.cat(out)
 
@@ -140,7 +140,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     torch.manual_seed(CFG.seed)
     device = torch.device(args.device)
     last = work / "last.pt"
-    saved = torch.load(last, map_location=device, weights_only=False) if last.exists() else None
+    saved = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None  # the optimiser's state follows the model's device
     global_dim = saved["state"].get("global_dim", ENCODER.global_dim) if saved else args.global_dim
     model = make_model(global_dim).to(device)
     steps_per_epoch = len(xt) // CFG.batch_size
@@ -150,8 +150,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     if saved is not None:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
-        gen.set_state(saved["gen"].cpu())
-        torch.set_rng_state(saved["torch_rng"].cpu())
+        gen.set_state(saved["gen"])
+        torch.set_rng_state(saved["torch_rng"])
         state = saved["state"]
         if args.epochs_override:
             state["epochs"] = args.epochs_override

@@ -97,7 +97,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.detect import Detection
     from recon_face.head_fit import LandmarkSolver, correct_landmarks, landmark_offsets
     from recon_face.livelink import livelink_csv
-    from recon_face.method import _head_pose, _HeadResult, _View, correction_mm, fit_photos
+    from recon_face.method import _head_pose, _HeadResult, _median_max, _View, correction_mm, fit_photos
     from recon_face.track import track
     from recon_face.video_fit import EYE_LOOK, fit_frames, fit_weights, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
@@ -226,9 +226,9 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             entry["reason"] = f"{why}; pose and weights interpolated from the frames around it"
         else:
             entry["status"] = t.status
-            entry["reprojection_error_px"] = _error_stats(errors[k])
+            entry["reprojection_error_px"] = _median_max(errors[k])
             if opts["landmark_bias"]:
-                entry["reprojection_error_detected_px"] = _error_stats(errors_detected[k])
+                entry["reprojection_error_detected_px"] = _median_max(errors_detected[k])
         entry["head_pose_deg"] = poses[k]
         entry["gaze_deg"] = {side: [round(float(np.degrees(a)), 2) for a in seen[side][k]] for side in ("left", "right")}
         entry["expression"] = {nm: round(float(x), 3) for nm, x in zip(names, final.weights[k]) if x >= 0.05}
@@ -274,10 +274,6 @@ def _stacked(landmarks: list[np.ndarray | None]) -> np.ndarray:
 def _median_stats(medians: list[float]) -> dict[str, float]:
     """The clip's median of the frames' median errors, and the worst frame's."""
     return {"median": round(float(np.median(medians)), 3), "max_frame_median": round(float(np.max(medians)), 3)}
-
-
-def _error_stats(errors: np.ndarray) -> dict[str, float]:
-    return {"median": round(float(np.median(errors)), 3), "max": round(float(errors.max()), 3)}
 
 
 def _without_bias(tracks: list[Any], lod: str, progress: Any = None) -> list[Any]:

@@ -145,7 +145,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     model = make_model(global_dim).to(device)
     steps_per_epoch = len(xt) // CFG.batch_size
     opt = torch.optim.AdamW(model.parameters(), lr=CFG.lr, weight_decay=CFG.weight_decay)
-    state = {"epoch": 0, "epochs": args.epochs, "history": [], "best": -1.0, "train_seconds": 0.0, "global_dim": global_dim, "device": str(device)}
+    state = {"epoch": 0, "epochs": args.epochs, "history": [], "best": -1.0, "train_seconds": 0.0, "global_dim": global_dim, "devices": [str(device)]}
     gen = torch.Generator().manual_seed(CFG.seed)
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -153,6 +153,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         gen.set_state(saved["gen"])
         torch.set_rng_state(saved["torch_rng"])
         state = saved["state"]
+        devices = state.setdefault("devices", [state.pop("device", "cpu")])  # a state from before the list kept one device
+        if str(device) not in devices:
+            devices.append(str(device))  # a run resumed elsewhere (cuda, then cpu)
         if args.epochs_override:
             state["epochs"] = args.epochs_override
         if args.time_budget_minutes:
@@ -291,7 +294,7 @@ def cmd_finish(args: argparse.Namespace) -> None:
         "validation": val, "test": test, "selected_epoch": int(best["epoch"]), "epochs": int(state["epochs"]),
         "train_seconds": round(state["train_seconds"], 1), "train_clouds": int(len(data["train_y"])),
         "parameters": parameter_count(model), "threads": torch.get_num_threads(),
-        "trained_on": state.get("device", "cpu"),
+        "trained_on": ", ".join(state.get("devices", [state.get("device", "cpu")])),
         "config": {**CFG.as_dict(), "encoder": model.encoder.config.as_dict(), "head": list(model.head_widths), "dropout": DROPOUT,
                    "points_schedule": "256 to 70 % of epochs, 512 to 90 %, then 1024"},
         "history": state["history"],

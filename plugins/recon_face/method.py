@@ -198,8 +198,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "photos_used": len(used),
             "same_person": identity,
             "photos_skipped": len(views) - len(used),
-            "landmarks": "MediaPipe's, its pose-dependent bias taken off (recon_face.landmark_bias): reprojection_error_px is against these, "
-            "reprojection_error_detected_px against MediaPipe's as detected" if opts["landmark_bias"] else "MediaPipe's as detected",
+            "landmarks": _landmarks_read(opts["landmark_bias"]),
             "fit": {
                 "iterations": result.iterations,
                 "cost": round(result.cost, 6),
@@ -209,6 +208,16 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "texture_coverage": texture_figures.get("coverage", texture_figures.get("skin_texture_seen")),
             "texture_bake_resolution": texture_figures["resolution"],
         },
+    )
+
+
+def _landmarks_read(bias_taken_off: bool) -> str:
+    """The report's ``metadata.landmarks``: which landmarks the fit read, and which the errors are against."""
+    if not bias_taken_off:
+        return "MediaPipe's as detected"
+    return (
+        "MediaPipe's, its pose-dependent bias taken off (recon_face.landmark_bias): reprojection_error_px is against these, "
+        "reprojection_error_detected_px against MediaPipe's as detected"
     )
 
 

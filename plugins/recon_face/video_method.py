@@ -97,7 +97,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     from recon_face.detect import Detection
     from recon_face.head_fit import LandmarkSolver, correct_landmarks, landmark_offsets
     from recon_face.livelink import livelink_csv
-    from recon_face.method import _head_pose, _HeadResult, _median_max, _View, correction_mm, fit_photos
+    from recon_face.method import _head_pose, _HeadResult, _median_max, _View, _landmarks_read, correction_mm, fit_photos
     from recon_face.track import track
     from recon_face.video_fit import EYE_LOOK, fit_frames, fit_weights, follow_fast_motion, key_frames, shape_signature, smooth, whittaker_lambda
 
@@ -257,8 +257,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
             "focal_px": round(float(K[0, 0]), 2),
             "reprojection_error_px": _median_stats(medians),
             **({"reprojection_error_detected_px": _median_stats(medians_detected)} if opts["landmark_bias"] else {}),
-            "landmarks": "MediaPipe's, its pose-dependent bias taken off (recon_face.landmark_bias): reprojection_error_px is against these, "
-            "reprojection_error_detected_px against MediaPipe's as detected" if opts["landmark_bias"] else "MediaPipe's as detected",
+            "landmarks": _landmarks_read(opts["landmark_bias"]),
             "temporal_model": {"smooth": opts["smooth"], "pose_hz": opts["pose_hz"], "expression_hz": opts["expression_hz"]} if opts["smooth"] else {"smooth": False},
             "stage_fps": {name: round(n / s, 2) for name, s in stages.timings.items() if name in ("landmarks", "track head", "preview") and s > 0},
             "animation_csv": "Live Link Face columns (timecode, ARKit blendshapes, head and eye yaw/pitch/roll in radians)",

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recon.bundle import similarity
 from recon.structures import Camera
 from recon_face.template import FaceTemplate
 
@@ -125,19 +126,6 @@ def default_focal(width: int, height: int, focal_35mm: float | None = None) -> f
     return float(focal_35mm or DEFAULT_FOCAL_35MM) / 36.0 * max(width, height)
 
 
-def similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None) -> tuple[float, np.ndarray, np.ndarray]:
-    """Weighted Umeyama: (s, R, t) minimising sum w |s R src + t - dst|²."""
-    w = np.ones(len(src)) if w is None else np.asarray(w, dtype=np.float64)
-    w = w / w.sum()
-    mu_s, mu_d = w @ src, w @ dst
-    a, b = src - mu_s, dst - mu_d
-    U, S, Vt = np.linalg.svd((b * w[:, None]).T @ a)
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
-    R = U @ D @ Vt
-    s = float((S * np.diag(D)).sum() / (w @ (a**2).sum(1)))
-    return s, R, mu_d - s * R @ mu_s
-
-
 def initial_pose(template_mm: np.ndarray, obs: Observation, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rotation (3x3) and translation (mm) from a similarity alignment of the template to
     MediaPipe's 3-D landmarks read as a scaled orthographic view."""
@@ -197,6 +185,7 @@ class _Problem:
         estimate = cfg.estimate_focal if cfg.estimate_focal is not None else K > 1
         self.free_f = np.array([estimate and not o.focal_known for o in observations], dtype=np.float64)
         self.neutral = cfg.neutral
+        self.cameras_fixed = False  # set by fit(..., cameras_fixed=True): the poses and focal lengths stay
         self.Phi, ev = template.basis(cfg.identity_modes, fills=True)
         self.reg_a = (cfg.identity_l2 + cfg.identity_laplacian * ev**2) / V  # per coefficient
         Phi_o, ev_o = template.basis(cfg.expression_modes, fills=False)
@@ -287,6 +276,8 @@ class _Problem:
         new["a"] = s["a"] + da
         new["b"] = s["b"] + db
         new["e"] = s["e"] + de
+        if self.cameras_fixed:
+            dp = np.concatenate([np.zeros((self.K, 7)), dp[:, 7:]], axis=1)
         new["R"] = _rotation(dp[:, :3]).reshape(self.K, 3, 3) @ s["R"]
         new["t"] = s["t"] + dp[:, 3:6]
         new["logf"] = s["logf"] + dp[:, 6] * self.free_f
@@ -356,6 +347,9 @@ class _Problem:
         fi = np.arange(K)
         Hpp[fi, 6, 6] += self.cfg.focal_prior * self.free_f
         gp[:, 6] += math.sqrt(self.cfg.focal_prior) * self.free_f * ev["fprior"]
+        if self.cameras_fixed:  # a stiff spring on rotation, translation and focal: they do not move
+            Hpp[:, np.arange(7), np.arange(7)] += 1e12
+            gp[:, :7] = 0.0
         if rigid:
             Hpp = Hpp + lam * _damping(Hpp)
             dp = -np.linalg.solve(Hpp, gp[..., None])[..., 0]
@@ -492,34 +486,43 @@ def _minimise(
 
 
 def fit(
-    template: FaceTemplate, observations: list[Observation], settings: FitSettings | None = None, start: FitResult | None = None
+    template: FaceTemplate,
+    observations: list[Observation],
+    settings: FitSettings | None = None,
+    start: FitResult | None = None,
+    cameras_fixed: bool = False,
 ) -> FitResult:
     """Fit identity, expressions, poses and focal lengths to the photos' landmarks; with
-    ``start``, keep its identity and cameras and fit only the expressions to them."""
+    ``start``, keep its identity and cameras and fit only the expressions to them; with ``start``
+    and ``cameras_fixed``, keep its cameras and fit the identity (from ``start``'s) and the
+    expressions."""
     import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting its threads)
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
-        return _fit(template, observations, settings or FitSettings(), start)
+        return _fit(template, observations, settings or FitSettings(), start, cameras_fixed)
 
 
-def _fit(template: FaceTemplate, observations: list[Observation], cfg: FitSettings, start: FitResult | None = None) -> FitResult:
+def _fit(template: FaceTemplate, observations: list[Observation], cfg: FitSettings, start: FitResult | None = None, cameras_fixed: bool = False) -> FitResult:
     t_setup = time.perf_counter()
     prob = _Problem(template, observations, cfg)
     state = prob.initial_state() if start is None else prob.state_from(start)
+    prob.cameras_fixed = start is not None and cameras_fixed
     timings: dict[str, float] = {"fit_setup": time.perf_counter() - t_setup}
     iterations = 0
     cost = float(prob.evaluate(state, False, False)["cost"])
     if start is None:
         schedule = [("rigid", True, cfg.rigid_iterations)]
         schedule += [("full", False, cfg.iterations)] + [("reweighted", False, cfg.iterations)] * cfg.reweight_rounds
+    elif prob.cameras_fixed:
+        schedule = [("full", False, cfg.iterations)] + [("reweighted", False, cfg.iterations)] * cfg.reweight_rounds
     else:
         schedule = [] if cfg.neutral else [("expressions", False, cfg.iterations)]
     for name, rigid, n_iter in schedule:
         t0 = time.perf_counter()
         if name != "rigid" and cfg.facing_power > 0:
             prob.set_weights(prob.facing(state))
-        state, cost, used = _minimise(prob, state, rigid, n_iter, cfg.tolerance, frozen=start is not None)
+        state, cost, used = _minimise(prob, state, rigid, n_iter, cfg.tolerance, frozen=start is not None and not prob.cameras_fixed)
         iterations += used
         timings[f"fit_{name}"] = timings.get(f"fit_{name}", 0.0) + time.perf_counter() - t0
 

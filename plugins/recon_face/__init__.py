@@ -33,9 +33,9 @@ from recon.structures import Inputs
 
 __version__ = "0.1.0"
 
-OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod", "same_person", "landmark_bias")
+OPTIONS = ("face_index", "neutral", "texture_size", "focal_35mm", "photometric", "model", "lod", "same_person", "landmark_bias", "features")
 """The ``-O`` keys of method ``face`` (the keys of :data:`recon_face.method.DEFAULTS`)."""
-VIDEO_OPTIONS = (*(o for o in OPTIONS if o != "same_person"), "key_frames", "smooth", "clip_identity", "pose_hz", "expression_hz", "preview_video", "frame_rate")
+VIDEO_OPTIONS = (*(o for o in OPTIONS if o not in ("same_person", "features")), "key_frames", "smooth", "clip_identity", "pose_hz", "expression_hz", "preview_video", "frame_rate")
 """The ``-O`` keys of method ``face_video`` (``face``'s and :data:`recon_face.video_method.VIDEO_DEFAULTS`)."""
 
 

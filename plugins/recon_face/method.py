@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "lod": "mid",  # head: high (~28k vertices), mid (~9k) or low (~2.4k)
     "same_person": True,  # photos of someone else are flagged and left out (recon_vision's face identity)
     "landmark_bias": False,  # take MediaPipe's pose-dependent landmark bias off (recon_face.landmark_bias; the video method's default)
+    "features": False,  # bundle-adjust the cameras on SIFT tracks of the skin (recon_face.features; two photos or more)
 }
 MODELS = ("head", "mask")
 LODS = ("high", "mid", "low")
@@ -55,7 +56,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        for key in ("neutral", "photometric", "same_person", "landmark_bias"):
+        for key in ("neutral", "photometric", "same_person", "landmark_bias", "features"):
             opts[key] = flag(opts[key], key)
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
@@ -203,6 +204,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 "iterations": result.iterations,
                 "cost": round(result.cost, 6),
                 "photometric": result.details.get("photometric_levels"),
+                **({"features": result.details["features"]} if "features" in result.details else {}),
                 "timings_s": {k: round(t, 4) for k, t in result.timings.items()},
             },
             "texture_coverage": texture_figures.get("coverage", texture_figures.get("skin_texture_seen")),
@@ -274,12 +276,13 @@ def fit_photos(used: list[_View], opts: dict[str, Any], stages: Stages) -> tuple
             )
         settings = fit.FitSettings(neutral=opts["neutral"])
         photos = [v.frame.image for v in used] if opts["photometric"] and len(used) > 1 else None
-        result = _fit_views(template, observations, settings, photos)
+        tracked = [v.frame.image for v in used] if opts.get("features") and len(used) > 1 else None
+        result = _fit_views(template, observations, settings, photos, tracked)
         task.advance()
         if _flag_outliers(used, result):
             for o, v in zip(observations, used):
                 o.weight = v.weight
-            result = _fit_views(template, observations, settings, photos)
+            result = _fit_views(template, observations, settings, photos, tracked)
         task.advance()
     return template, result
 
@@ -361,24 +364,57 @@ def correction_mm(correction: np.ndarray) -> dict[str, float]:
     return {"median": round(float(np.median(lengths)), 3), "max": round(float(lengths.max()), 3)}
 
 
-def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None) -> Any:
+def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None, tracked: list[np.ndarray] | None = None) -> Any:
     """The landmark fit; with ``photos`` (two or more), a neutral landmark fit refined
-    photometrically (:mod:`recon_face.photometric`), then the expressions fitted to the landmarks
-    with that identity and those cameras kept."""
+    photometrically (:mod:`recon_face.photometric`), with ``tracked`` (the photos, two or more) its
+    cameras adjusted on the skin's feature tracks (:func:`_feature_cameras`), then the expressions
+    fitted to the landmarks with that identity and those cameras kept."""
     from dataclasses import replace
 
     from recon_face import fit, photometric
 
-    if photos is None:
+    if photos is None and tracked is None:
         return fit.fit(template, observations, settings)
     neutral = replace(settings, neutral=True)
-    refined = photometric.refine(template, observations, photos, fit.fit(template, observations, neutral), fit_settings=neutral)
+    refined = fit.fit(template, observations, neutral)
+    if photos is not None:
+        refined = photometric.refine(template, observations, photos, refined, fit_settings=neutral)
+    if tracked is not None:
+        refined = _feature_cameras(template, observations, tracked, refined, neutral)
     if settings.neutral:
         return refined
     final = fit.fit(template, observations, settings, start=refined)
     final.timings = {k: refined.timings.get(k, 0.0) + final.timings.get(k, 0.0) for k in {**refined.timings, **final.timings}}
     final.details = refined.details
     return final
+
+
+def _feature_cameras(template: Any, observations: list[Any], photos: list[np.ndarray], refined: Any, neutral: Any) -> Any:
+    """``refined`` with its cameras bundle-adjusted on the photos' feature tracks
+    (:func:`recon_face.features.adjust_cameras`) and the neutral identity fitted again to the
+    landmarks under them; as it was when the photos share too few tracks (``details["features"]``
+    says which)."""
+    import time
+    from dataclasses import replace
+
+    from recon_face import features, fit
+
+    start = time.perf_counter()
+    landmarks = [o.points for o in observations]
+    # the outline slides and the irises follow the gaze: only the other visible landmarks place the face
+    weights = np.stack([(o.visible > 0.5) & ~template.contour for o in observations]).astype(np.float64)
+    weights[:, 468:] = 0.0
+    cameras, summary = features.adjust_cameras(refined.cameras, photos, landmarks, weights, refined.identity, [o.focal_known for o in observations])
+    elapsed = time.perf_counter() - start
+    if cameras is None:
+        refined.details["features"] = {"used": False, **summary}
+        refined.timings["features"] = elapsed
+        return refined
+    out = fit.fit(template, observations, neutral, start=replace(refined, cameras=cameras), cameras_fixed=True)
+    out.details = {**refined.details, "features": {"used": True, **summary}}
+    out.timings = {k: refined.timings.get(k, 0.0) + out.timings.get(k, 0.0) for k in {**refined.timings, **out.timings}}
+    out.timings["features"] = elapsed
+    return out
 
 
 def _check_same_person(views: list[_View], opts: dict[str, Any], stages: Stages) -> dict[str, Any]:

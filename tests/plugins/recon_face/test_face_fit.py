@@ -156,3 +156,26 @@ def test_start_keeps_identity_and_cameras_and_fits_expressions(tmpl) -> None:  #
     # neutral with a start: nothing to fit
     same = F.fit(tmpl, obs, F.FitSettings(neutral=True), start=start)
     assert all(same.expression_norm_mm(k) == 0.0 for k in range(2))
+
+
+def test_cameras_fixed_refits_the_identity_under_given_cameras(tmpl) -> None:  # noqa: ANN001
+    """``fit(start=..., cameras_fixed=True)`` (after the feature bundle adjustment) keeps the
+    start's cameras exactly and fits the identity to them: given the true cameras, the shape comes
+    back from a wrong start."""
+    identity = _identity(tmpl, seed=4)
+    cams, obs = _views(identity, [(0, 0, 50), (40, 0, 35), (-40, 0, 85)])
+    true_cams = []
+    for c in cams:  # the truth in the fit's own convention: principal point at the image centre
+        K = c.K.copy()
+        K[:2, 2] = [(c.width - 1) / 2.0, (c.height - 1) / 2.0]
+        true_cams.append(type(c)(K=K, R=c.R, t=c.t, width=c.width, height=c.height, name=c.name))
+    wrong = F.FitResult(tmpl.vertices.copy(), [np.zeros((478, 3))] * 3, true_cams, [], [])
+    res = F.fit(tmpl, obs, F.FitSettings(neutral=True), start=wrong, cameras_fixed=True)
+    for a, b in zip(res.cameras, true_cams):
+        np.testing.assert_allclose(a.R, b.R, atol=1e-9)
+        np.testing.assert_allclose(a.t, b.t, atol=1e-12)
+        np.testing.assert_allclose(a.K, b.K, atol=1e-9)
+    before = np.median(np.linalg.norm(tmpl.vertices - identity, axis=1)) * 1000
+    after = np.median(np.linalg.norm(res.identity - identity, axis=1)) * 1000
+    assert after < 0.3 * before, (after, before)
+    assert np.median(np.concatenate(res.errors_px)) < 0.5

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recon.cameras import rodrigues_to_matrix, skew
 from recon.structures import Camera
 
 
@@ -47,21 +48,6 @@ class BundleResult:
     iterations: int
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    """(N, 3) vectors to (N, 3, 3) cross-product matrices."""
-    out = np.zeros(v.shape[:-1] + (3, 3))
-    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    out[..., 1, 0], out[..., 2, 0], out[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    return out
-
-
-def rotation_exp(w: np.ndarray) -> np.ndarray:
-    """(N, 3) rotation vectors to (N, 3, 3) matrices (Rodrigues)."""
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_rotvec(np.asarray(w, dtype=np.float64).reshape(-1, 3)).as_matrix()
-
-
 def bundle_adjust(
     cameras: list[Camera],
     points: np.ndarray,
@@ -70,7 +56,6 @@ def bundle_adjust(
     scale_px: float = 1.5,
     iterations: int = 200,
     tolerance: float = 1e-7,
-    focal_prior: float = 0.0,
 ) -> BundleResult:
     """Refine ``cameras`` and ``points`` (P, 3) on ``observations`` (see the module docstring) by
     Levenberg-Marquardt with the points eliminated (Schur complement onto the cameras' 7 unknowns
@@ -78,8 +63,6 @@ def bundle_adjust(
     reweighted).
 
     :param refine_focal: per camera (or for all) whether its focal length moves.
-    :param focal_prior: a moving focal length's cost ``focal_prior * log(f / f_start)^2 / 2``
-        (pixels squared): a camera whose points say little about its focal length keeps it.
     :param iterations: the most Levenberg-Marquardt steps; it stops sooner when a step lowers
         the cost by less than ``tolerance`` of it.
     """
@@ -87,7 +70,7 @@ def bundle_adjust(
     free_f = np.broadcast_to(np.asarray(refine_focal, dtype=bool), (C,)).astype(np.float64)
     R = np.stack([c.R for c in cameras])
     t = np.stack([c.t for c in cameras]).astype(np.float64)
-    f = f_start = np.array([c.K[0, 0] for c in cameras], dtype=np.float64)
+    f = np.array([c.K[0, 0] for c in cameras], dtype=np.float64)
     centre = np.stack([c.K[:2, 2] for c in cameras])
     X = np.asarray(points, dtype=np.float64).copy()
     obs = observations
@@ -105,12 +88,11 @@ def bundle_adjust(
         uv = f[v, None] * xc[:, :2] / xc[:, 2:3] + centre[v]
         return sw[:, None] * (uv - obs.xy), rotated, xc
 
-    def cost(r: np.ndarray, f: np.ndarray) -> float:
-        prior = focal_prior * float((free_f * np.log(f / f_start) ** 2).sum())
-        return float((2.0 * (np.sqrt(1.0 + (r**2).sum(1) / scale_px**2) - 1.0)).sum() * scale_px**2 + prior) / 2.0
+    def cost(r: np.ndarray) -> float:
+        return float((2.0 * (np.sqrt(1.0 + (r**2).sum(1) / scale_px**2) - 1.0)).sum() * scale_px**2 / 2.0)
 
     r, rotated, xc = residual(R, t, f, X)
-    current = cost(r, f)
+    current = cost(r)
     lam = 1e-3
     used = 0
     for _ in range(iterations):
@@ -121,7 +103,7 @@ def bundle_adjust(
         d_xc[:, :, 2] = -f[v, None] * xc[:, :2] / z[:, None] ** 2
         d_xc *= sw[:, None, None]
         Jc = np.zeros((len(v), 2, 7))
-        Jc[:, :, :3] = d_xc @ -_skew(rotated)  # a rotation on the left of R
+        Jc[:, :, :3] = d_xc @ -skew(rotated)  # a rotation on the left of R
         Jc[:, :, 3:6] = d_xc
         Jc[:, :, 6] = (sw * free_f[v])[:, None] * f[v, None] * xc[:, :2] / z[:, None]  # log focal
         Jp = d_xc @ R[v]
@@ -137,8 +119,7 @@ def bundle_adjust(
         gp = np.zeros((P, 3))
         np.add.at(gp, p, (JpT @ r[..., None])[..., 0])
         Wcp = JcT @ Jp  # (n, 7, 3)
-        U[:, 6, 6] += 1e-9 + 1e12 * (1.0 - free_f) + focal_prior * free_f  # a fixed focal stays
-        gc[:, 6] += focal_prior * free_f * np.log(f / f_start)
+        U[:, 6, 6] += 1e-9 + 1e12 * (1.0 - free_f)  # a fixed focal stays
         while True:
             Ud = U + lam * (U * np.eye(7)) + 1e-12 * np.eye(7)
             Vd = Vp + lam * (Vp * np.eye(3)) + 1e-12 * np.eye(3)
@@ -153,10 +134,10 @@ def bundle_adjust(
             back = -gp.copy()
             np.add.at(back, p, -(np.swapaxes(Wcp, 1, 2) @ dc[v][..., None])[..., 0])
             dX = (Vinv @ back[..., None])[..., 0]
-            R_new = rotation_exp(dc[:, :3]) @ R
+            R_new = rodrigues_to_matrix(dc[:, :3]) @ R
             t_new, f_new, X_new = t + dc[:, 3:6], f * np.exp(dc[:, 6] * free_f), X + dX
             r_new, rot_new, xc_new = residual(R_new, t_new, f_new, X_new)
-            trial = cost(r_new, f_new) if np.all(xc_new[:, 2] > 0) else np.inf
+            trial = cost(r_new) if np.all(xc_new[:, 2] > 0) else np.inf
             if trial < current:
                 break
             lam *= 10.0

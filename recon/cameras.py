@@ -53,6 +53,14 @@ def rodrigues_to_matrix(rvec: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(np.asarray(rvec, dtype=np.float64)).as_matrix()
 
 
+def skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) vectors to (..., 3, 3) cross-product matrices: ``skew(a) @ b == cross(a, b)``."""
+    out = np.zeros(np.shape(v)[:-1] + (3, 3))
+    out[..., 0, 1], out[..., 0, 2], out[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    out[..., 1, 0], out[..., 2, 0], out[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    return out
+
+
 # -- PyTorch3D ------------------------------------------------------------------------------------
 def to_pytorch3d(cameras: Camera | list[Camera], device: torch.device | str = "cpu") -> PerspectiveCameras:
     """PyTorch3D ``PerspectiveCameras`` (screen-space intrinsics) for one or more cameras."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recon.bundle import BundleResult, Observations, bundle_adjust, similarity_to, triangulate
+from recon.bundle import Observations, bundle_adjust, similarity_to, triangulate
 from recon.structures import Camera
 
 
@@ -37,7 +37,6 @@ class FeatureSettings:
     :param min_tracks: fewer tracks seen by two photos, and the cameras are left as they were.
     :param landmark_weight: a landmark's residual weight against a track's (1).
     :param exclude_margin: the eyes' and the mouth's regions grown by this share of the face's size.
-    :param focal_prior: :func:`recon.bundle.bundle_adjust`'s (pixels squared per log focal squared).
     """
 
     contrast: float = 0.004
@@ -47,7 +46,6 @@ class FeatureSettings:
     min_tracks: int = 60
     landmark_weight: float = 0.05
     exclude_margin: float = 0.0
-    focal_prior: float = 0.0
 
 
 @dataclass
@@ -175,9 +173,8 @@ def adjust_cameras(
     )
     start = triangulate(cameras, both, N + n_tracks)
     start[np.isnan(start).any(1)] = face.mean(0) if np.isnan(start[:N]).all() else np.nanmean(start[:N], 0)
-    result: BundleResult = bundle_adjust(cameras, start, both, refine_focal=~np.asarray(focal_known, dtype=bool), focal_prior=settings.focal_prior)
-    weights = lw.sum(0)
-    moved, scale = similarity_to(result.cameras, result.points[:N], face, weights=np.where(weights > 0, weights, 0.0))
+    result = bundle_adjust(cameras, start, both, refine_focal=~np.asarray(focal_known, dtype=bool))
+    moved, _ = similarity_to(result.cameras, result.points[:N], face, weights=lw.sum(0))
     track_errors = result.errors_px[len(marks.view) :]
     summary = {
         "tracks": n_tracks,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recon.bundle import similarity
+from recon.cameras import rodrigues_to_matrix, skew
 from recon.structures import Camera
 from recon_face.template import FaceTemplate
 
@@ -136,21 +137,6 @@ def initial_pose(template_mm: np.ndarray, obs: Observation, weights: np.ndarray)
     qc = w @ q
     t = np.array([qc[0] / s, qc[1] / s, obs.focal / s]) - R @ (w @ template_mm)
     return R, t
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 3, 3) cross-product matrices."""
-    z = np.zeros(v.shape[:-1])
-    return np.stack(
-        [np.stack([z, -v[..., 2], v[..., 1]], -1), np.stack([v[..., 2], z, -v[..., 0]], -1), np.stack([-v[..., 1], v[..., 0], z], -1)],
-        -2,
-    )
-
-
-def _rotation(w: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_rotvec(w).as_matrix()
 
 
 class _Problem:
@@ -278,7 +264,7 @@ class _Problem:
         new["e"] = s["e"] + de
         if self.cameras_fixed:
             dp = np.concatenate([np.zeros((self.K, 7)), dp[:, 7:]], axis=1)
-        new["R"] = _rotation(dp[:, :3]).reshape(self.K, 3, 3) @ s["R"]
+        new["R"] = rodrigues_to_matrix(dp[:, :3]).reshape(self.K, 3, 3) @ s["R"]
         new["t"] = s["t"] + dp[:, 3:6]
         new["logf"] = s["logf"] + dp[:, 6] * self.free_f
         new["mu"] = s["mu"] + dp[:, 7]
@@ -328,7 +314,7 @@ class _Problem:
             -2,
         )  # (K, V, 3, 3) w.r.t. the camera-frame point
         G = Jc @ s["R"][:, None]
-        Jw = -(Jc @ _skew(RX))
+        Jw = -(Jc @ skew(RX))
         Jf = np.stack([u * w, v * w, (z - mu) * f / mu * self.dnorm], -1) * self.free_f[:, None, None]
         Jmu = np.stack([zero, zero, -(z / mu**2) * f * self.dnorm], -1)
         P = np.concatenate([Jw, Jc, Jf[..., None], Jmu[..., None]], -1)  # (K, V, 3, 8)

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from recon.cameras import skew
 from recon.structures import Camera
 from recon_face.head_model import HeadModel
 
@@ -283,7 +284,7 @@ class LandmarkSolver:
         uv = p[:, :2] / p[:, 2:3] * np.diag(K)[:2] + K[:2, 2]
         r = ((uv - points) * scale[:, None]).reshape(-1)
         du_dp = projection_jacobian(p, K)
-        cols = [du_dp @ -_skew(X @ R.T), du_dp]  # (478, 2, 3) each
+        cols = [du_dp @ -skew(X @ R.T), du_dp]  # (478, 2, 3) each
         if not self.neutral:
             cols.append(du_dp @ (R @ self.E))  # (478, 2, 3) @ (478, 3, 51)
         J = np.concatenate(cols, axis=2) * scale[:, None, None]
@@ -399,15 +400,6 @@ def projection_jacobian(p: np.ndarray, K: np.ndarray) -> np.ndarray:
     out[:, 0, 0] = f[0] / z
     out[:, 1, 1] = f[1] / z
     out[:, :, 2] = -f[None, :] * p[:, :2] / z[:, None] ** 2
-    return out
-
-
-def _skew(v: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) cross-product matrices of (N, 3) vectors."""
-    out = np.zeros((len(v), 3, 3))
-    out[:, 0, 1], out[:, 0, 2] = -v[:, 2], v[:, 1]
-    out[:, 1, 0], out[:, 1, 2] = v[:, 2], -v[:, 0]
-    out[:, 2, 0], out[:, 2, 1] = -v[:, 1], v[:, 0]
     return out
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recon.bundle import Observations, bundle_adjust, rotation_exp, similarity_to, triangulate
+from recon.bundle import Observations, bundle_adjust, similarity_to, triangulate
+from recon.cameras import rodrigues_to_matrix
 from recon.structures import Camera
 
 
@@ -16,7 +17,7 @@ def _scene(views: int = 5, points: int = 200, noise_px: float = 0.5, seed: int =
     X = rng.normal(0.0, 0.05, (points, 3))
     cams = []
     for k in range(views):
-        R = rotation_exp(np.array([0.0, np.radians(-30 + 60 * k / max(views - 1, 1)), 0.0]))[0]
+        R = rodrigues_to_matrix(np.array([0.0, np.radians(-30 + 60 * k / max(views - 1, 1)), 0.0]))
         f = 1000.0 + 200.0 * k
         cams.append(Camera(K=np.array([[f, 0, 499.5], [0, f, 499.5], [0, 0, 1.0]]), R=R, t=np.array([0.0, 0.0, 0.4 + 0.1 * k]), width=1000, height=1000))
     view, point, xy = [], [], []
@@ -34,7 +35,7 @@ def _perturbed(cams: list[Camera], focal: float, seed: int = 1) -> list[Camera]:
     for c in cams:
         K = c.K.copy()
         K[0, 0] = K[1, 1] = c.K[0, 0] * focal
-        out.append(Camera(K=K, R=rotation_exp(rng.normal(0.0, 0.03, 3))[0] @ c.R, t=c.t * 0.8, width=c.width, height=c.height))
+        out.append(Camera(K=K, R=rodrigues_to_matrix(rng.normal(0.0, 0.03, 3)) @ c.R, t=c.t * 0.8, width=c.width, height=c.height))
     return out
 
 
@@ -87,7 +88,7 @@ def test_triangulate_and_similarity_are_exact() -> None:
     single = Observations([0], [0], np.zeros((1, 2)), 1.0)  # one view: no point
     assert np.isnan(triangulate(true, single, 1)).all()
     # a world moved by a similarity: the cameras moved onto it make the same images of the moved points
-    Q = rotation_exp(np.array([0.2, -0.4, 0.1]))[0]
+    Q = rodrigues_to_matrix(np.array([0.2, -0.4, 0.1]))
     moved_X = 1.7 * X @ Q.T + np.array([0.1, -0.2, 0.3])
     moved, scale = similarity_to(true, X, moved_X)
     assert scale == pytest.approx(1.7)

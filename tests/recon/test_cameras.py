@@ -222,3 +222,12 @@ def test_focus_point_of_a_ring_and_the_spread_of_parallel_axes() -> None:
     assert rc.axes_spread(ring) > 0.05
     row = [rc.look_at(np.array([x, 0.0, 2.0]), np.array([x, 0.0, 0.0]), 800.0, 640, 480) for x in (-0.2, 0.0, 0.2)]
     assert rc.axes_spread(row) < 1e-9
+
+
+def test_skew_is_the_cross_product() -> None:
+    from recon.cameras import skew
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3))
+    np.testing.assert_allclose((skew(a) @ b[..., None])[..., 0], np.cross(a, b), atol=1e-12)
+    np.testing.assert_allclose(skew(a[0, 0]), -skew(a[0, 0]).T)

@@ -123,7 +123,7 @@ def bundle_adjust(
         while True:
             Ud = U + lam * (U * np.eye(7)) + 1e-12 * np.eye(7)
             Vd = Vp + lam * (Vp * np.eye(3)) + 1e-12 * np.eye(3)
-            Vinv = np.linalg.inv(Vd)
+            Vinv = _inverse_3x3(Vd)
             Y = Wcp @ Vinv[p]  # (n, 7, 3)
             S = np.zeros((C, C, 7, 7))
             S[np.arange(C), np.arange(C)] = Ud
@@ -159,6 +159,15 @@ def bundle_adjust(
     return BundleResult(out, X, errors, current, used)
 
 
+def _inverse_3x3(A: np.ndarray) -> np.ndarray:
+    """Inverses of (N, 3, 3) matrices by their adjugates (numpy's batched ``inv`` pays a LAPACK
+    call per matrix: seconds for thousands of points)."""
+    a, b, c = A[:, 0], A[:, 1], A[:, 2]
+    adj = np.stack([np.cross(b, c), np.cross(c, a), np.cross(a, b)], axis=2)  # columns: cofactors
+    det = np.einsum("ni,ni->n", a, adj[:, :, 0])
+    return adj / det[:, None, None]
+
+
 def triangulate(cameras: list[Camera], observations: Observations, count: int) -> np.ndarray:
     """(count, 3) points from their observations by linear least squares (DLT), each point seen
     by two cameras or more; a point seen fewer times gets NaN."""
@@ -187,13 +196,16 @@ def similarity(src: np.ndarray, dst: np.ndarray, w: np.ndarray | None = None) ->
     return s, R, mu_d - s * R @ mu_s
 
 
-def similarity_to(cameras: list[Camera], source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None) -> tuple[list[Camera], float]:
+def similarity_to(
+    cameras: list[Camera], source: np.ndarray, target: np.ndarray, weights: np.ndarray | None = None, carry: np.ndarray | None = None,
+) -> tuple[list[Camera], float, np.ndarray | None]:
     """The cameras moved into the frame where ``source`` points (N, 3) best match ``target``
-    (:func:`similarity`): world points ``target ~ s Q source + c``. Returns the cameras and ``s``;
-    the images they make of the moved points are unchanged."""
+    (:func:`similarity`): world points ``target ~ s Q source + c``. Returns the cameras, ``s`` and
+    the points ``carry`` (M, 3; source frame) moved the same way (None without them); the images
+    the cameras make of moved points are unchanged."""
     s, Q, c = similarity(source, target, weights)
     moved = []
     for cam in cameras:  # x_cam = R X_src + t = R Q^T (X_tgt - c) / s + t; scaled by s
         R = cam.R @ Q.T
         moved.append(Camera(K=cam.K, R=R, t=s * cam.t - R @ c, width=cam.width, height=cam.height, name=cam.name))
-    return moved, s
+    return moved, s, None if carry is None else s * np.asarray(carry, dtype=np.float64) @ Q.T + c

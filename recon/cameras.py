@@ -53,6 +53,12 @@ def rodrigues_to_matrix(rvec: np.ndarray) -> np.ndarray:
     return Rotation.from_rotvec(np.asarray(rvec, dtype=np.float64)).as_matrix()
 
 
+def rotation_angle(R: np.ndarray) -> np.ndarray | float:
+    """The angle (degrees) of rotations (..., 3, 3); of ``A @ B.T`` for the angle between two."""
+    angle = np.degrees(np.arccos(np.clip((np.trace(R, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)))
+    return float(angle) if np.ndim(angle) == 0 else angle
+
+
 def skew(v: np.ndarray) -> np.ndarray:
     """(..., 3) vectors to (..., 3, 3) cross-product matrices: ``skew(a) @ b == cross(a, b)``."""
     out = np.zeros(np.shape(v)[:-1] + (3, 3))

@@ -33,6 +33,7 @@ import numpy as np
 from recon.bundle import similarity
 from recon.cameras import rodrigues_to_matrix, skew
 from recon.structures import Camera
+from recon.texture import vertex_normals
 from recon_face.template import FaceTemplate
 
 DEFAULT_FOCAL_35MM = 50.0  # without EXIF: 50 mm equivalent, 39.6 degrees across the long side
@@ -101,6 +102,8 @@ class FitResult:
     :param projected: per photo, (478, 2) where the fitted vertices land in the photo.
     :param errors_px: per photo, (478,) distance from each landmark to its vertex, pixels.
     :param details: what later stages add (the photometric levels' costs).
+    :param skin_points: (M, 3) points of the skin triangulated from the photos' feature tracks
+        (:mod:`recon_face.features`), when that step ran.
     """
 
     identity: np.ndarray
@@ -112,6 +115,7 @@ class FitResult:
     iterations: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     details: dict = field(default_factory=dict)
+    skin_points: np.ndarray | None = None
 
     def expression_norm_mm(self, k: int) -> float:
         """RMS length of photo ``k``'s expression offsets, millimetres."""
@@ -199,7 +203,7 @@ class _Problem:
         X = self.vertices(s)
         out = np.empty((self.K, self.V))
         for k in range(self.K):
-            n = _vertex_normals(X[k], self.faces)
+            n = vertex_normals(X[k], self.faces)
             centre = -s["R"][k].T @ s["t"][k]
             ray = centre - X[k]
             ray /= np.maximum(np.linalg.norm(ray, axis=1, keepdims=True), 1e-9)
@@ -423,14 +427,6 @@ class _Problem:
             rhs = ge + (S0 @ w[..., None])[..., 0] + (GP0 @ dp[:, None, :, None])[..., 0]
             de = -(Minv @ rhs[..., None])[..., 0]
         return da.reshape(3, Md), db, de, dp
-
-
-def _vertex_normals(v: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    fn = np.cross(v[faces[:, 1]] - v[faces[:, 0]], v[faces[:, 2]] - v[faces[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
 def _damping(H: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ DEFAULTS: dict[str, Any] = {
     "lod": "mid",  # head: high (~28k vertices), mid (~9k) or low (~2.4k)
     "same_person": True,  # photos of someone else are flagged and left out (recon_vision's face identity)
     "landmark_bias": False,  # take MediaPipe's pose-dependent landmark bias off (recon_face.landmark_bias; the video method's default)
-    "features": False,  # bundle-adjust the cameras on SIFT tracks of the skin (recon_face.features; two photos or more)
+    "features": None,  # on for the head, off for the mask (which keeps its earlier outputs): cameras bundle-adjusted on corners of the skin tracked across the photos, the head fitted to their points (recon_face.features; two photos or more sharing 200 tracks)
 }
 MODELS = ("head", "mask")
 LODS = ("high", "mid", "low")
@@ -56,8 +56,9 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     try:
         opts["face_index"] = int(opts["face_index"])
         opts["texture_size"] = int(opts["texture_size"])
-        for key in ("neutral", "photometric", "same_person", "landmark_bias", "features"):
+        for key in ("neutral", "photometric", "same_person", "landmark_bias"):
             opts[key] = flag(opts[key], key)
+        opts["features"] = opts["model"] == "head" if opts["features"] is None else flag(opts["features"], "features")
         opts["focal_35mm"] = None if opts["focal_35mm"] is None else float(opts["focal_35mm"])
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad face option: {exc}") from None
@@ -303,7 +304,9 @@ class _HeadResult:
 
     @classmethod
     def build(cls, template: Any, result: Any, used: list[_View], opts: dict[str, Any], stages: Stages) -> _HeadResult:
-        from recon_face.head_fit import HeadFitSettings, LandmarkSolver, correct_landmarks, fit_head, landmark_offsets, refine_photo
+        from recon_face.head_fit import (
+            HeadFitSettings, LandmarkSolver, correct_landmarks, fit_head, fit_skin_points, landmark_offsets, refine_photo,
+        )
         from recon_face.head_mesh import head_meshes
         from recon_face.head_model import HeadModel
 
@@ -319,11 +322,14 @@ class _HeadResult:
                 )
                 for k, (c, v) in enumerate(zip(result.cameras, used))
             ]
+            skin_fit = None
             if n >= 2:  # the identity refined on the photos' own landmarks (as the video method does on its frames)
                 found = [v.detection.landmarks.points[:, :2].astype(np.float64) for v in used]
                 solver = LandmarkSolver(model, head, template.contour, settings, opts["neutral"])
                 offsets = landmark_offsets(solver, cameras, head.expression_weights, found, [None] * n)
                 correct_landmarks(model, head, offsets, template.contour, settings)
+                # the skin's own points, triangulated from the photos, where the features step gave them: they have the last word
+                skin_fit = fit_skin_points(model, head, result.skin_points, settings) if result.skin_points is not None else None
                 cameras = [refine_photo(model, head, k, c, found[k], template.contour, settings, opts["neutral"]) for k, c in enumerate(cameras)]
             posed = [head.posed(model, k) for k in range(n)]
             projected = [cameras[k].project(model.landmark_points(p)) for k, p in enumerate(posed)]
@@ -349,6 +355,7 @@ class _HeadResult:
             "shape_keys": list(model.expression_names),
             "identity_weights_norm": round(float(np.linalg.norm(head.identity_weights)), 3),
             "correction_mm": correction_mm(head.correction),
+            **({"skin_fit": skin_fit} if skin_fit is not None else {}),
         }
         return cls(model, head, meshes, cameras, errors, projected, overlay, texture_figures, figures)
 
@@ -385,7 +392,7 @@ def _fit_views(template: Any, observations: list[Any], settings: Any, photos: li
         return refined
     final = fit.fit(template, observations, settings, start=refined)
     final.timings = {k: refined.timings.get(k, 0.0) + final.timings.get(k, 0.0) for k in {**refined.timings, **final.timings}}
-    final.details = refined.details
+    final.details, final.skin_points = refined.details, refined.skin_points
     return final
 
 
@@ -404,7 +411,7 @@ def _feature_cameras(template: Any, observations: list[Any], photos: list[np.nda
     # the outline slides and the irises follow the gaze: only the other visible landmarks place the face
     weights = np.stack([(o.visible > 0.5) & ~template.contour for o in observations]).astype(np.float64)
     weights[:, 468:] = 0.0
-    cameras, summary = features.adjust_cameras(refined.cameras, photos, landmarks, weights, refined.identity, [o.focal_known for o in observations])
+    cameras, skin, summary = features.adjust_cameras(refined.cameras, photos, landmarks, weights, refined.identity, [o.focal_known for o in observations])
     elapsed = time.perf_counter() - start
     if cameras is None:
         refined.details["features"] = {"used": False, **summary}
@@ -412,6 +419,7 @@ def _feature_cameras(template: Any, observations: list[Any], photos: list[np.nda
         return refined
     out = fit.fit(template, observations, neutral, start=replace(refined, cameras=cameras), cameras_fixed=True)
     out.details = {**refined.details, "features": {"used": True, **summary}}
+    out.skin_points = skin
     out.timings = {k: refined.timings.get(k, 0.0) + out.timings.get(k, 0.0) for k in {**refined.timings, **out.timings}}
     out.timings["features"] = elapsed
     return out

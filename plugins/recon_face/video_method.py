@@ -54,6 +54,7 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
     from recon_face.method import _options as face_options
 
     opts = face_options({"texture_size": VIDEO_TEXTURE_SIZE, **{k: v for k, v in options.items() if v is not None}})
+    opts["features"] = False  # key frames of one clip: too little baseline to place cameras on the skin's texture
     for key, default in VIDEO_DEFAULTS.items():
         opts[key] = options.get(key) if options.get(key) is not None else default
     try:

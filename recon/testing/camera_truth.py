@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from recon.bundle import similarity
+from recon.cameras import rotation_angle
 from recon.structures import Camera
-from recon.testing.scan_renders import similarity
 
 
 def strecha_cameras(folder: Path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -30,8 +31,7 @@ def camera_errors(cameras: list[Camera], truth: list[tuple[np.ndarray, np.ndarra
     scale, rotation, shift = similarity(centres, true_centres)
     aligned = (scale * (rotation @ centres.T)).T + shift
     size = float(np.linalg.norm(true_centres.max(0) - true_centres.min(0)))
-    cosines = [(np.trace(c.R @ rotation.T @ r.T) - 1) / 2 for c, (r, _) in zip(cameras, truth)]
     return {
-        "rotation_deg": [float(np.degrees(np.arccos(np.clip(x, -1, 1)))) for x in cosines],
+        "rotation_deg": [rotation_angle(c.R @ rotation.T @ r.T) for c, (r, _) in zip(cameras, truth)],
         "centre_relative": [float(e) / size for e in np.linalg.norm(aligned - true_centres, axis=1)],
     }

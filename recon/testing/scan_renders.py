@@ -62,6 +62,8 @@ from typing import Any
 
 import numpy as np
 
+from recon.bundle import similarity
+from recon.cameras import rotation_angle
 from recon.structures import Camera, Mesh
 
 CACHE_VERSION = 3  # bump when the renders change for the same parameters
@@ -495,21 +497,6 @@ def load_truth(folder: Path) -> Truth:
 
 
 # -- scoring ---------------------------------------------------------------------------------------
-def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Umeyama (1991): ``(s, R, t)`` minimising ``sum |s R src + t - dst|^2``."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    a, b = src - mu_s, dst - mu_d
-    U, S, Vt = np.linalg.svd(b.T @ a / len(src))
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
-    R = U @ D @ Vt
-    s = float(np.trace(np.diag(S) @ D) / (a**2).sum(1).mean())
-    return s, R, mu_d - s * R @ mu_s
-
-
-def _angle_deg(R: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip((np.trace(R) - 1) / 2, -1.0, 1.0))))
-
-
 def align_cameras(est: list[Camera], true: list[Camera]) -> tuple[float, np.ndarray, np.ndarray]:
     """The similarity ``X_est = s R X_true + T`` that best maps the true cameras onto the estimated
     ones: ``R`` the chordal mean of ``R_est_i^T R_true_i`` (orientations), then ``s`` and ``T`` by
@@ -528,10 +515,10 @@ def camera_errors(est: list[Camera], true: list[Camera]) -> dict[str, Any]:
     """Per view: rotation error (degrees) after :func:`align_cameras`, focal error (%); the
     median relative-rotation error over all pairs (gauge-free)."""
     s, R, _ = align_cameras(est, true)
-    rot = [_angle_deg(e.R @ R @ t.R.T) for e, t in zip(est, true)]
+    rot = [rotation_angle(e.R @ R @ t.R.T) for e, t in zip(est, true)]
     focal = [abs(e.K[0, 0] - t.K[0, 0]) / t.K[0, 0] * 100 for e, t in zip(est, true)]
     pairs = [
-        _angle_deg((est[i].R @ est[j].R.T) @ (true[i].R @ true[j].R.T).T) for i in range(len(est)) for j in range(i + 1, len(est))
+        rotation_angle((est[i].R @ est[j].R.T) @ (true[i].R @ true[j].R.T).T) for i in range(len(est)) for j in range(i + 1, len(est))
     ]
     return {
         "rotation_deg": [round(r, 3) for r in rot],

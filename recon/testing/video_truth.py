@@ -67,6 +67,7 @@ from typing import Any
 
 import numpy as np
 
+from recon.cameras import rotation_angle
 from recon.structures import Camera
 
 CACHE_VERSION = 1  # bump when the clips change for the same parameters
@@ -474,11 +475,6 @@ def read_estimate(out: Path) -> Estimate:
     return Estimate(R, pose, weights, json.loads((out / "report.json").read_text()), gaze)
 
 
-def _angle_deg(R: np.ndarray) -> np.ndarray:
-    """Rotation angles (degrees) of (..., 3, 3) rotations."""
-    return np.degrees(np.arccos(np.clip((np.trace(R, axis1=-2, axis2=-1) - 1) / 2, -1.0, 1.0)))
-
-
 def chordal_mean(rotations: np.ndarray) -> np.ndarray:
     """The rotation nearest (Frobenius) to the mean of (N, 3, 3) ``rotations``."""
     U, _, Vt = np.linalg.svd(rotations.mean(0))
@@ -502,8 +498,8 @@ def score_clip(truth: ClipTruth, estimate: Estimate | Path) -> dict[str, Any]:
     gauge = chordal_mean(np.swapaxes(R_true, 1, 2) @ R_est)  # R_est ~ R_true @ G
     aligned = R_est @ gauge.T
     residual = aligned @ np.swapaxes(R_true, 1, 2)  # in the camera's frame
-    err = _angle_deg(residual)
-    raw = _angle_deg(R_est @ np.swapaxes(R_true, 1, 2))
+    err = rotation_angle(residual)
+    raw = rotation_angle(R_est @ np.swapaxes(R_true, 1, 2))
     signed = (est.pose_deg[:T] - truth.pose_deg[:T] + 180.0) % 360.0 - 180.0
     err_vec = np.degrees(Rotation.from_matrix(residual).as_rotvec())
     views = est.report.get("views", [])[:T]
@@ -511,7 +507,7 @@ def score_clip(truth: ClipTruth, estimate: Estimate | Path) -> dict[str, Any]:
         "frames": T,
         "frames_bridged": sum(v.get("status") == "bridged" for v in views),
         "rotation_deg": {**_stats(err), "per_frame": [round(float(e), 2) for e in err]},
-        "gauge_deg": round(float(_angle_deg(gauge)), 3),
+        "gauge_deg": round(float(rotation_angle(gauge)), 3),
         "rotation_raw_deg": _stats(raw),
         "pose_signed_error_deg_median": {k: round(float(np.median(signed[:, i])), 3) for i, k in enumerate(("yaw", "pitch", "roll"))},
         "rotation_jitter_deg": round(jitter(err_vec, np.zeros_like(err_vec)), 4),

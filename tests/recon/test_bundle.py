@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recon.bundle import Observations, bundle_adjust, similarity_to, triangulate
-from recon.cameras import rodrigues_to_matrix
+from recon.cameras import rodrigues_to_matrix, rotation_angle
 from recon.structures import Camera
 
 
@@ -39,10 +39,6 @@ def _perturbed(cams: list[Camera], focal: float, seed: int = 1) -> list[Camera]:
     return out
 
 
-def _angle_deg(A: np.ndarray, B: np.ndarray) -> float:
-    return float(np.degrees(np.arccos(np.clip((np.trace(A @ B.T) - 1) / 2, -1, 1))))
-
-
 def test_recovers_focal_lengths_and_relative_rotations() -> None:
     true, _, obs = _scene()
     start = _perturbed(true, focal=0.75)  # every focal 25 % short, rotations ~2 degrees off
@@ -52,7 +48,7 @@ def test_recovers_focal_lengths_and_relative_rotations() -> None:
     assert np.abs(np.array(ratios) - 1).max() < 0.03
     # the gauge (a similarity) leaves relative rotations: each camera's to the first one's
     for c, t in zip(result.cameras[1:], true[1:]):
-        assert _angle_deg(c.R @ result.cameras[0].R.T, t.R @ true[0].R.T) < 0.3
+        assert rotation_angle((c.R @ result.cameras[0].R.T) @ (t.R @ true[0].R.T).T) < 0.3
     assert np.median(result.errors_px) < 1.0  # the noise's own size (0.5 px per axis)
     assert result.iterations < 200
 
@@ -90,8 +86,8 @@ def test_triangulate_and_similarity_are_exact() -> None:
     # a world moved by a similarity: the cameras moved onto it make the same images of the moved points
     Q = rodrigues_to_matrix(np.array([0.2, -0.4, 0.1]))
     moved_X = 1.7 * X @ Q.T + np.array([0.1, -0.2, 0.3])
-    moved, scale = similarity_to(true, X, moved_X)
-    assert scale == pytest.approx(1.7)
+    moved, scale, carried = similarity_to(true, X[:20], moved_X[:20], carry=X[20:])
+    assert scale == pytest.approx(1.7) and np.allclose(carried, moved_X[20:], atol=1e-9)
     for a, b in zip(true, moved):
         ua, ub = (X @ a.R.T + a.t) @ a.K.T, (moved_X @ b.R.T + b.t) @ b.K.T
         assert np.allclose(ua[:, :2] / ua[:, 2:], ub[:, :2] / ub[:, 2:], atol=1e-8)

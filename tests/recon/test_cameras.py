@@ -231,3 +231,11 @@ def test_skew_is_the_cross_product() -> None:
     a, b = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3))
     np.testing.assert_allclose((skew(a) @ b[..., None])[..., 0], np.cross(a, b), atol=1e-12)
     np.testing.assert_allclose(skew(a[0, 0]), -skew(a[0, 0]).T)
+
+
+def test_rotation_angle_of_one_and_of_many() -> None:
+    from recon.cameras import rodrigues_to_matrix, rotation_angle
+
+    turns = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, -1.2, 0.5]])
+    np.testing.assert_allclose(rotation_angle(rodrigues_to_matrix(turns)), np.degrees(np.linalg.norm(turns, axis=1)), atol=1e-5)
+    assert isinstance(rotation_angle(np.eye(3)), float)

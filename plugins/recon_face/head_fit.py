@@ -23,7 +23,7 @@ photo's expression, and one camera per photo. The head is placed on those points
    share enough texture (:mod:`recon_face.features`), before step 5 is repeated,
    :func:`fit_skin_points` moves the skin onto the points triangulated from it (MediaPipe's
    landmarks slide over the skin; those points do not: on the scan renders the head's surface
-   error fell from 1.41 to 0.64 mm, README).
+   error on Igea fell from 1.41 to 0.69 mm, README).
 
 Landmarks on the face outline (MediaPipe's face oval) slide along the cheek as the head turns,
 so they count less (``contour_weight``). Everything is in metres in the head's frame; the

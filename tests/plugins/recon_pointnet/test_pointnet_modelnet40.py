@@ -121,13 +121,13 @@ def test_shipped_weights_are_modelnet40_with_calibration(shipped: Checkpoint) ->
 
 MISSED = pytest.mark.xfail(
     strict=True,
-    reason="the shipped ModelNet40 weights (84.5 % test accuracy, below the 89.2 % target of issue 15) "
-    "call flower_pot_0002 'plant' (flower_pot second, 0.15) and stool_0002 'chair'; the npz cloud of the same "
-    "shape gets the same answers, so it is the model, not the mesh sampling",
+    reason="the shipped ModelNet40 weights (86.0 % test accuracy, below the 89.2 % target of issue 15) "
+    "call stool_0002 'chair' (0.78; the weights before, at 84.5 %, also called flower_pot_0002 'plant'); "
+    "the npz cloud of the same shape gets the same answer, so it is the model, not the mesh sampling",
 )
 
 
-@pytest.mark.parametrize("label", [pytest.param(k, marks=MISSED) if k in ("flower_pot", "stool") else k for k in sorted(OFF_MESHES)])
+@pytest.mark.parametrize("label", [pytest.param(k, marks=MISSED) if k == "stool" else k for k in sorted(OFF_MESHES)])
 def test_shipped_weights_classify_the_shared_off_meshes(shared_data: Path, label: str) -> None:
     path = shared_data / "pointclouds" / OFF_MESHES[label]
     result = run(["classify", str(path), "--up", "z", "--json"])

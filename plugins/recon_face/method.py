@@ -372,10 +372,12 @@ def correction_mm(correction: np.ndarray) -> dict[str, float]:
 
 
 def _fit_views(template: Any, observations: list[Any], settings: Any, photos: list[np.ndarray] | None, tracked: list[np.ndarray] | None = None) -> Any:
-    """The landmark fit; with ``photos`` (two or more), a neutral landmark fit refined
-    photometrically (:mod:`recon_face.photometric`), with ``tracked`` (the photos, two or more) its
-    cameras adjusted on the skin's feature tracks (:func:`_feature_cameras`), then the expressions
-    fitted to the landmarks with that identity and those cameras kept."""
+    """The landmark fit; with ``tracked`` (the photos, two or more), a neutral landmark fit's
+    cameras adjusted on the skin's feature tracks (:func:`_feature_cameras`); with ``photos`` (two
+    or more) and no tracks used, the neutral fit refined photometrically
+    (:mod:`recon_face.photometric`: on the scan renders it turned the tracks' cameras about 1
+    degree away from the truth, and it costs 2 s on six photos); then the expressions fitted to
+    the landmarks with that identity and those cameras kept."""
     from dataclasses import replace
 
     from recon_face import fit, photometric
@@ -384,10 +386,13 @@ def _fit_views(template: Any, observations: list[Any], settings: Any, photos: li
         return fit.fit(template, observations, settings)
     neutral = replace(settings, neutral=True)
     refined = fit.fit(template, observations, neutral)
-    if photos is not None:
-        refined = photometric.refine(template, observations, photos, refined, fit_settings=neutral)
     if tracked is not None:
         refined = _feature_cameras(template, observations, tracked, refined, neutral)
+    tracked_summary = refined.details.get("features")
+    if photos is not None and not (tracked_summary or {}).get("used"):  # the tracks' cameras need no photometric refinement
+        refined = photometric.refine(template, observations, photos, refined, fit_settings=neutral)
+        if tracked_summary is not None:
+            refined.details["features"] = tracked_summary
     if settings.neutral:
         return refined
     final = fit.fit(template, observations, settings, start=refined)

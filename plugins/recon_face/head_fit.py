@@ -190,10 +190,6 @@ def fit_skin_points(model: HeadModel, head: HeadFit, points: np.ndarray, setting
     landmarks' residuals are (``rbf_width``), ``skin_rounds`` times. Points more than
     ``skin_max_offset`` off the surface are left out. Adds to ``head.correction``; returns the
     points used and their median distance to the skin before and after (millimetres)."""
-    from scipy.spatial import cKDTree
-
-    from recon.texture import vertex_normals
-
     skin = model.part("skin")
     target = (np.asarray(points, dtype=np.float64) - head.translation) @ head.rotation  # template -> head frame
     if len(target) > settings.skin_points:  # an even subset: the RBF system grows with the square
@@ -202,10 +198,7 @@ def fit_skin_points(model: HeadModel, head: HeadFit, points: np.ndarray, setting
     keep = np.ones(len(target), bool)
     for round_ in range(settings.skin_rounds + 1):
         neutral = head.neutral(model).astype(np.float64)
-        at = neutral[skin.vertex_index]
-        _, nearest = cKDTree(at).query(target)
-        normal = vertex_normals(at, skin.faces)[nearest]
-        along = ((target - at[nearest]) * normal).sum(1)  # the skin near a vertex is its tangent plane
+        along, normal = off_surface(target, neutral[skin.vertex_index], skin.faces)
         if round_ == 0:
             keep = np.abs(along) < settings.skin_max_offset
         gaps.append(float(np.median(np.abs(along[keep]))) * 1000)
@@ -215,6 +208,19 @@ def fit_skin_points(model: HeadModel, head: HeadFit, points: np.ndarray, setting
         foot = target[keep] - residual  # the point's foot on that plane
         head.correction = head.correction + _spread(neutral, foot, residual, np.ones(int(keep.sum())), settings)
     return {"skin_points": int(keep.sum()), "skin_gap_mm_before": round(gaps[0], 3), "skin_gap_mm_after": round(gaps[-1], 3)}
+
+
+def off_surface(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signed distances of ``points`` (M, 3) from the surface (``vertices``, ``faces``) along the
+    normal of each point's nearest vertex (the surface near a vertex taken as its tangent plane),
+    and those normals (M, 3)."""
+    from scipy.spatial import cKDTree
+
+    from recon.texture import vertex_normals
+
+    _, nearest = cKDTree(vertices).query(points)
+    normal = vertex_normals(vertices, faces)[nearest]
+    return ((points - vertices[nearest]) * normal).sum(1), normal
 
 
 def _spread(vertices: np.ndarray, at: np.ndarray, residual: np.ndarray, weights: np.ndarray, settings: HeadFitSettings) -> np.ndarray:

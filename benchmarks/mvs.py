@@ -15,9 +15,10 @@ factor 1.25 and within 10 %, and seconds per view. The peer's figures from the i
 within 1.25, 0.74 s a view) are printed beside them for context. recon's MVSNet (shipped weights,
 or ``--mvsnet`` a checkpoint) runs on the same views at the size the ``mvs`` method gives it
 (``-O depth=mvsnet``: 256 pixels across, 256x171) or ``--mvsnet-scale`` of the frames' size,
-and its gains over the sweep are printed against the issue's 20 % target.
-With every frame a reference, the depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
-consistency in two or more sources) and the cloud scored against all the ground-truth depth
+followed, as in the method, by :func:`recon_mvs.refine.fill_unsure` (``mvsnet``; the network
+alone: ``mvsnet_unrefined``), and its gains over the sweep are printed against the issue's 20 % target.
+With every frame a reference, each estimator's depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
+consistency in two or more sources, the method's confidence bound) and the cloud scored against all the ground-truth depth
 back-projected: accuracy and completeness (median distances, millimetres; shares within 5 cm).
 
 ``../shared/data/multiview_scene/strecha_fountain-P11`` (11 photos, 768x512, ground-truth cameras):
@@ -67,6 +68,13 @@ def depth_scores(depth: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"median_abs_rel": float(np.median(rel)), "mean_abs_rel": float(rel.mean()), "within_1.25": float((ratio < 1.25).mean()), "within_10pct": float((rel < 0.1).mean())}
 
 
+def at_size(depth: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """``depth`` resized to ``truth``'s size (nearest: no depths between a foreground and its background)."""
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(np.asarray(depth, dtype=np.float32)).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST))
+
+
 WEIGHTS = ROOT / "plugins" / "recon_mvs" / "data" / "mvsnet.pt"
 
 
@@ -97,8 +105,8 @@ def _summary(learned: list[dict], sweep: list[dict], path: Path, scale: float) -
     }
 
 
-def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
-    """Fuse every view's depth (:func:`recon_mvs.fusion.fuse`) and score the cloud against the
+def fusion_scores(views: dict, chosen: dict, frames: list, min_confidence: float) -> dict[str, float]:
+    """Fuse every view's depth (:func:`recon_mvs.fusion.fuse`, the method's confidence bound) and score the cloud against the
     ground-truth depth of all frames back-projected: accuracy (fused point to nearest truth) and
     completeness (truth point to nearest fused), medians in millimetres, and the shares within 5 cm."""
     from scipy.spatial import cKDTree
@@ -108,7 +116,7 @@ def fusion_scores(views: dict, chosen: dict, frames: list) -> dict[str, float]:
     order = sorted(views)
     index = {ref: k for k, ref in enumerate(order)}
     start = time.perf_counter()
-    cloud, stats = fuse([views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order])
+    cloud, stats = fuse([views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order], min_confidence=min_confidence)
     seconds = time.perf_counter() - start
     truth = []
     for f in frames:
@@ -177,11 +185,9 @@ def fountain_figures(net: object) -> dict:
 
 
 def main() -> None:
-    from PIL import Image
-
     from recon_io.scene import read_scene
     from recon_mvs.fusion import DepthView
-    from recon_mvs.method import DEPTH_SIZE, depth_scale
+    from recon_mvs.method import DEPTH_SIZE, MIN_CONFIDENCE, depth_scale
     from recon_mvs.planesweep import downscale, plane_sweep
     from recon_mvs.views import select_sources
 
@@ -199,7 +205,7 @@ def main() -> None:
     cameras = [f.camera for f in frames]
     small = [downscale(f.image, f.camera, SETTINGS["scale"]) for f in frames]
     refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
-    per_view, views, chosen, learned = [], {}, {}, []
+    per_view, views, chosen, learned, raw, learned_views, raw_views = [], {}, {}, [], [], {}, {}
     if args.mvsnet_scale is None:
         args.mvsnet_scale = depth_scale(DEPTH_SIZE["mvsnet"], frames[0].image.shape[1])
     big = [downscale(f.image, f.camera, args.mvsnet_scale) for f in frames] if net is not None else None
@@ -212,25 +218,35 @@ def main() -> None:
         chosen[int(ref)] = [int(i) for i in sources]
         name = Path(frames[ref].source).name
         truth = truth_depth(name)
-        depth = np.asarray(Image.fromarray(result.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST))
-        scores = depth_scores(depth, truth)
+        scores = depth_scores(at_size(result.depth, truth), truth)
         per_view.append({"frame": name, "sources": [Path(frames[i].source).name for i in sources], "s": round(seconds, 3), **{k: round(v, 4) for k, v in scores.items()}})
         if net is not None:
             from recon_mvs.mvsnet import mvsnet_depth
 
+            from recon_mvs.refine import fill_unsure
+
             start = time.perf_counter()
             out = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
-            learned.append({"s": time.perf_counter() - start, **depth_scores(np.asarray(Image.fromarray(out.depth).resize((truth.shape[1], truth.shape[0]), Image.Resampling.NEAREST)), truth)})
+            seconds = time.perf_counter() - start
+            raw.append({"s": seconds, **depth_scores(at_size(out.depth, truth), truth)})
+            raw_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
+            start = time.perf_counter()
+            out = fill_unsure(out, big[ref][0], SETTINGS["near_m"], SETTINGS["far_m"])
+            learned.append({"s": seconds + time.perf_counter() - start, **depth_scores(at_size(out.depth, truth), truth)})
+            learned_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
         log(f"{name}: median abs rel {scores['median_abs_rel']:.3f}, within 1.25 {scores['within_1.25']:.3f}, {seconds:.2f} s")
     keys = ("median_abs_rel", "mean_abs_rel", "within_1.25", "within_10pct")
-    fused = fusion_scores(views, chosen, frames) if len(views) == len(frames) else None
+    fused = fusion_scores(views, chosen, frames, MIN_CONFIDENCE["planesweep"]) if len(views) == len(frames) else None
     print(json.dumps({
         "benchmark": "mvs",
         "scene": str(SCENE.relative_to(ROOT.parent)),
         "settings": SETTINGS,
         "plane_sweep": {**{k: round(float(np.mean([v[k] for v in per_view])), 4) for k in keys}, "s_per_view": round(float(np.mean([v["s"] for v in per_view])), 3), "views": len(per_view)},
         "mvsnet": _summary(learned, per_view, args.mvsnet, args.mvsnet_scale) if learned else None,
+        "mvsnet_unrefined": _summary(raw, per_view, args.mvsnet, args.mvsnet_scale) if raw else None,
         "fusion": fused,
+        "fusion_mvsnet": fusion_scores(learned_views, chosen, frames, MIN_CONFIDENCE["mvsnet"]) if len(learned_views) == len(frames) else None,
+        "fusion_mvsnet_unrefined": fusion_scores(raw_views, chosen, frames, MIN_CONFIDENCE["mvsnet"]) if len(raw_views) == len(frames) else None,
         "fountain": None if args.no_fountain or not FOUNTAIN.is_dir() else fountain_figures(net),
         "peer": PEER,
         "cpu_count": os.cpu_count(),

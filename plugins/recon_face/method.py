@@ -76,7 +76,15 @@ def _options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
-    """Reconstruct a textured face from the photos in ``inputs``."""
+    """Reconstruct a textured face from the photos in ``inputs`` (NumPy's BLAS on one thread:
+    :func:`recon.device.one_blas_thread`)."""
+    from recon.device import one_blas_thread
+
+    with one_blas_thread():
+        return _run(inputs, options, stages)
+
+
+def _run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     from recon.texture import bake_views
     from recon_face import detect, preview
 

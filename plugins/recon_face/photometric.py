@@ -119,10 +119,11 @@ def refine(
     on the skin's colour; returns a neutral :class:`FitResult` with the refined identity, cameras,
     projections and landmark errors."""
     import torch
-    from threadpoolctl import threadpool_limits
+
+    from recon.device import one_blas_thread
 
     cfg = settings or PhotometricSettings()
-    with threadpool_limits(1, user_api="blas"), torch.no_grad():
+    with one_blas_thread(), torch.no_grad():
         return _refine(template, observations, images, start, cfg, fit_settings or FitSettings(neutral=True))
 
 

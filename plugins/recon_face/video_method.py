@@ -94,7 +94,15 @@ def clip_rate(inputs: Inputs, frame_rate: float | None = None) -> float:
 
 
 def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
-    """Track the face of the video in ``inputs`` and animate recon's head with it."""
+    """Track the face of the video in ``inputs`` and animate recon's head with it (NumPy's BLAS on
+    one thread: :func:`recon.device.one_blas_thread`)."""
+    from recon.device import one_blas_thread
+
+    with one_blas_thread():
+        return _run(inputs, options, stages)
+
+
+def _run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
     from recon_face.detect import Detection
     from recon_face.head_fit import LandmarkSolver, correct_landmarks, landmark_offsets
     from recon_face.livelink import livelink_csv

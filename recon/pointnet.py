@@ -63,6 +63,7 @@ class EncoderConfig:
     feature_transform: bool = True
     tnet_widths: tuple[int, ...] = (64, 128, 256)
     tnet_fc: tuple[int, ...] = (128, 64)
+    canonical_turn: bool = False  # turn each Y-up cloud about Y to its own horizontal axes first (canonical_turns)
 
     @classmethod
     def from_dict(cls, d: dict) -> EncoderConfig:
@@ -74,6 +75,29 @@ class EncoderConfig:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@torch.no_grad()
+def canonical_turns(points: torch.Tensor) -> torch.Tensor:
+    """(B, 3, 3) turns about Y (row vectors: ``points @ R``) that bring each Y-up cloud of
+    ``points`` (B, N, 3) to its own horizontal frame: its main horizontal direction (the leading
+    eigenvector of the X-Z covariance) onto +X, pointing to the side with the longer tail (positive
+    third moment along it). A cloud turned about Y by any angle comes out the same, so a network
+    behind this needs no rotation votes; the axis is ill-defined for shapes round in plan (then
+    any turn is as good) and flips between near-equal axes for square ones. Points that repeat the
+    first one (how point dropout fills a cloud) count once."""
+    xz = points[..., [0, 2]].double()
+    weight = (xz != xz[:, :1]).any(dim=-1).double()
+    weight[:, 0] = 1.0
+    weight = weight / weight.sum(dim=1, keepdim=True)
+    xz = xz - (weight[..., None] * xz).sum(dim=1, keepdim=True)
+    cov = (weight[..., None] * xz).transpose(1, 2) @ xz
+    axis = torch.linalg.eigh(cov)[1][..., 1]  # (B, 2): eigenvalues ascend, the last is the main one
+    tail = (weight * (xz @ axis[..., None])[..., 0] ** 3).sum(dim=1)
+    axis = axis * torch.where(tail < 0, -1.0, 1.0).to(axis)[:, None]
+    c, s = axis[:, 0], -axis[:, 1]  # (x, z) = axis goes to (1, 0): x' = x c - z s, z' = x s + z c
+    zero, one = torch.zeros_like(c), torch.ones_like(c)
+    return torch.stack([c, zero, s, zero, one, zero, -s, zero, c], dim=1).view(-1, 3, 3).to(points.dtype)
 
 
 class PointNetEncoder(nn.Module):
@@ -95,6 +119,8 @@ class PointNetEncoder(nn.Module):
         return self.config.global_dim
 
     def forward(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if self.config.canonical_turn:
+            points = points @ canonical_turns(points)
         x = points.transpose(1, 2)  # (B, 3, N)
         if self.input_tnet is not None:
             x = torch.bmm(self.input_tnet(x).transpose(1, 2), x)

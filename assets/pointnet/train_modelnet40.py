@@ -144,10 +144,11 @@ class StepLR:
         self._apply()
 
 
-def make_model(global_dim: int = ENCODER.global_dim, dropout: float = DROPOUT) -> PointNet:
-    """The classifier; a wider encoder (``global_dim``) gets a head at least half and a quarter as wide."""
+def make_model(global_dim: int = ENCODER.global_dim, dropout: float = DROPOUT, canonical: bool = False) -> PointNet:
+    """The classifier; a wider encoder (``global_dim``) gets a head at least half and a quarter as
+    wide; ``canonical``: each cloud turned to its own horizontal frame first (:func:`recon.pointnet.canonical_turns`)."""
     head = (max(HEAD[0], global_dim // 2), max(HEAD[1], global_dim // 4))
-    return PointNet(40, 0, replace(ENCODER, global_dim=global_dim), dropout=dropout, head=head)
+    return PointNet(40, 0, replace(ENCODER, global_dim=global_dim, canonical_turn=canonical), dropout=dropout, head=head)
 
 
 def initial_weights(path: Path) -> tuple[dict, int]:
@@ -172,11 +173,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     saved = torch.load(last, map_location="cpu", weights_only=False) if last.exists() else None  # the optimiser's state follows the model's device
     init, global_dim = (None, args.global_dim) if saved or not args.init else initial_weights(args.init)
     state = {"epoch": 0, "epochs": args.epochs, "history": [], "best": -1.0, "train_seconds": 0.0, "global_dim": global_dim,
-             "devices": [str(device)], "init": str(args.init) if init else None}
+             "devices": [str(device)], "init": str(args.init) if init else None, "canonical": bool(args.canonical)}
     if saved:
         state = saved["state"]
     cfg, dropout = recipe(state)
-    model = make_model(state.get("global_dim", ENCODER.global_dim), dropout).to(device)
+    model = make_model(state.get("global_dim", ENCODER.global_dim), dropout, state.get("canonical", False)).to(device)
     if init is not None:
         model.load_state_dict(init)
         print(f"second cycle from {args.init}", flush=True)
@@ -256,6 +257,8 @@ def main() -> None:
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where the network trains (default: cuda when there)")
     t.add_argument("--init", type=Path, default=None,
                    help="a second cycle from these weights (a recon PointNet checkpoint) with the lighter settings of SECOND")
+    t.add_argument("--canonical", action="store_true",
+                   help="turn each cloud to its own horizontal frame inside the network (a new training or --init only)")
     t.add_argument("--global-dim", type=int, default=ENCODER.global_dim, help="the encoder's width (a new training only; a resumed one keeps its own)")
     f = sub.add_parser("finish")
     f.add_argument("--work", default="/tmp/pn40")
@@ -284,7 +287,7 @@ def cmd_finish(args: argparse.Namespace) -> None:
     cfg, dropout = recipe(state)
     schedule = ("512 to 80 % of the time budget, then 1024" if state.get("init") else
                 "256 to 80 % of the time budget, then 512" if state.get("budget_s") else "256 to 70 % of epochs, 512 to 90 %, then 1024")
-    model = make_model(state.get("global_dim", ENCODER.global_dim))
+    model = make_model(state.get("global_dim", ENCODER.global_dim), canonical=state.get("canonical", False))
     model.load_state_dict(best["model"])
     data = load_split(shared_npz(), CFG.seed)
     classes = data["classes"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from recon.errors import BadInputError
-from recon.pointnet import PointNet, PointNetEncoder, TNet, feature_transform_regularizer, parameter_count
+from recon.pointnet import EncoderConfig, PointNet, PointNetEncoder, TNet, canonical_turns, feature_transform_regularizer, parameter_count
 from recon.shapes import CLASSES, PARTS, classification_set
 from recon_pointnet.checkpoint import Checkpoint, load_checkpoint, procedural_weights_path, save_checkpoint
 from recon_pointnet.classify import classify_points
@@ -53,6 +53,40 @@ def test_checkpoint_round_trip(tmp_path: Path) -> None:
     assert back.classes == ["a", "b", "c"] and back.parts == ["p", "q"] and back.num_points == 128
     x = torch.randn(2, 128, 3)
     torch.testing.assert_close(back.model(x)[0], model(x)[0], rtol=2e-2, atol=2e-2)  # stored as float16
+
+
+def _turned(points: torch.Tensor, angle: float) -> torch.Tensor:
+    c, s = np.cos(angle), np.sin(angle)
+    return points @ torch.tensor([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=points.dtype)
+
+
+def test_canonical_turns_undo_any_turn_about_the_up_axis() -> None:
+    """A cloud long along one horizontal direction, with a longer tail on one side: every turned
+    copy comes out the same, its main axis on +X and its tail towards +X."""
+    gen = torch.Generator().manual_seed(0)
+    pts = torch.randn(2, 400, 3, generator=gen) * torch.tensor([3.0, 1.0, 1.0])
+    pts[..., 0] = torch.where(pts[..., 0] > 0, 2 * pts[..., 0], pts[..., 0])  # the tail: +x side
+    pts = _turned(pts, 0.9)  # not in its own frame to start with
+    outs = [q @ canonical_turns(q) for q in (_turned(pts, a) for a in (0.0, 1.0, 2.5, -2.0))]
+    for out in outs[1:]:
+        torch.testing.assert_close(out, outs[0], rtol=0, atol=1e-4)
+    spread = outs[0][..., [0, 2]].var(dim=1)
+    assert torch.all(spread[:, 0] > 4 * spread[:, 1]) and torch.all((outs[0][..., 0] ** 3).mean(dim=1) > 0)
+    dropped = pts.clone()
+    dropped[:, 1:120] = dropped[:, :1]  # point dropout repeats the first point: counted once
+    torch.testing.assert_close(canonical_turns(dropped), canonical_turns(torch.cat([pts[:, :1], pts[:, 120:]], dim=1)), rtol=0, atol=1e-5)
+    R = canonical_turns(pts)
+    torch.testing.assert_close(R @ R.transpose(1, 2), torch.eye(3).expand(2, 3, 3), rtol=0, atol=1e-5)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(2), atol=1e-5)  # turns, never mirrors
+
+
+def test_a_canonical_encoder_ignores_turns_and_its_checkpoint_keeps_it(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = PointNet(3, 0, EncoderConfig(global_dim=32, canonical_turn=True)).eval()
+    x = torch.randn(2, 128, 3) * torch.tensor([2.0, 1.0, 0.7])
+    torch.testing.assert_close(model(_turned(x, 2.2))[0], model(x)[0], rtol=1e-3, atol=1e-4)
+    back = load_checkpoint(save_checkpoint(Checkpoint(model, ["a", "b", "c"], [], 128, "y"), tmp_path / "w.pt"))
+    assert back.model.encoder.config.canonical_turn and not PointNetEncoder().config.canonical_turn
 
 
 def test_bad_checkpoints_are_bad_input(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ ModelNet40 (``../shared/data/pointclouds/modelnet40_1024``, official test split,
 up axis), temperature and "unknown" threshold (all chosen on a validation part of the training
 split, see ``assets/pointnet/train_modelnet40.py``); expected calibration error (15 bins) before and
 after temperature scaling; coverage and accuracy of the answers that are not "unknown";
-milliseconds per cloud batched (16 clouds a batch, the fastest size on the CPU) and one at a
+milliseconds per cloud batched (16 clouds a batch, the fastest size on the CPU; bfloat16 where the CPU has it,
+with the float32 time and its ratio in the same run) and one at a
 time; the shared ModelNet OFF meshes through the same path as ``recon classify --up z``. Targets (issue 15): accuracy >= 89.2 %
 (PointNet, Qi et al. 2017), ECE <= 0.05, <= 5 ms per cloud batched.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -50,6 +52,7 @@ def prepare_z_up(points: np.ndarray) -> np.ndarray:
 
 
 def modelnet40(weights: str | None) -> dict:
+    from recon.device import bfloat16_inference
     from recon.pointnet import parameter_count
     from recon_pointnet.calibration import accuracy_figures, expected_calibration_error, selective_figures
     from recon_pointnet.checkpoint import load_checkpoint
@@ -72,13 +75,19 @@ def modelnet40(weights: str | None) -> dict:
         start = time.perf_counter()
         logits[votes] = vote_logits(ckpt.inference_model, x, votes, batch_size=16)
         timings[votes] = 1000 * (time.perf_counter() - start) / len(y)
-    with torch.no_grad():
-        for i in range(3):
-            ckpt.inference_model(x[i : i + 1])
+    for i in range(3):
+        vote_logits(ckpt.inference_model, x[i : i + 1], ckpt.votes)
+    start = time.perf_counter()
+    for i in range(50):  # one cloud at a time, as `recon classify FILE` runs it
+        vote_logits(ckpt.inference_model, x[i : i + 1], ckpt.votes)
+    single_ms = 1000 * (time.perf_counter() - start) / 50
+    os.environ["RECON_BF16"] = "0"  # the float32 baseline, same process, same clouds
+    try:
         start = time.perf_counter()
-        for i in range(50):
-            ckpt.inference_model(x[i : i + 1])
-        single_ms = 1000 * (time.perf_counter() - start) / 50
+        baseline = vote_logits(ckpt.inference_model, x, ckpt.votes, batch_size=16)
+        float32_ms = 1000 * (time.perf_counter() - start) / len(y)
+    finally:
+        del os.environ["RECON_BF16"]
     lt = logits[ckpt.votes]
     raw, cal = calibrated_probabilities(lt, 1.0).numpy(), calibrated_probabilities(lt, ckpt.temperature).numpy()
     acc = accuracy_figures(lt.argmax(1).numpy(), y, classes)
@@ -112,6 +121,10 @@ def modelnet40(weights: str | None) -> dict:
         "ms_per_cloud_batched": round(timings[ckpt.votes], 3),
         "ms_per_cloud_batched_one_vote": round(one_ms, 3),
         "ms_per_cloud_single": round(single_ms, 3),
+        "inference": "bfloat16" if bfloat16_inference("cpu") else "float32",
+        "ms_per_cloud_batched_float32": round(float32_ms, 3),
+        "speed_ratio_to_float32": round(float32_ms / timings[ckpt.votes], 2),
+        "overall_accuracy_float32": round(float((baseline.argmax(1).numpy() == y).mean()), 4),
         "parameters": parameter_count(ckpt.model),
         "weights_bytes": Path(ckpt.path).stat().st_size,
         "training": {k: card.get(k) for k in ("train_seconds", "epochs", "selected_epoch", "train_clouds", "threads")},

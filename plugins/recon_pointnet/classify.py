@@ -44,16 +44,20 @@ def turns(votes: int) -> torch.Tensor:
 
 @torch.no_grad()
 def vote_logits(model: torch.nn.Module, clouds: torch.Tensor, votes: int = 1, batch_size: int = 16) -> torch.Tensor:
-    """Logits (B, C) of clouds (B, N, 3), averaged over ``votes`` turns about Y."""
+    """Float32 logits (B, C) of clouds (B, N, 3), averaged over ``votes`` turns about Y; the network
+    runs in bfloat16 on CPUs that compute it natively (:func:`recon.device.fast_inference`)."""
+    from recon.device import fast_inference
+
     model.eval()
     clouds = torch.as_tensor(clouds, dtype=torch.float32)
     device = next(model.parameters()).device
     rots = turns(votes).to(device)
     out = []
-    for i in range(0, len(clouds), batch_size):
-        xb = clouds[i : i + batch_size].to(device)
-        acc = sum(model(xb @ rot)[0] for rot in rots)
-        out.append((acc / len(rots)).cpu())
+    with fast_inference(device):
+        for i in range(0, len(clouds), batch_size):
+            xb = clouds[i : i + batch_size].to(device)
+            acc = sum(model(xb @ rot)[0].float() for rot in rots)
+            out.append((acc / len(rots)).cpu())
     return torch.cat(out) if out else torch.zeros(0)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_info
 
-from recon.device import one_blas_thread, pick_device, seed_everything
+from recon.device import bfloat16_inference, fast_inference, one_blas_thread, pick_device, seed_everything
 
 
 def _blas_threads() -> list[int]:
@@ -30,3 +30,13 @@ def test_seeding_repeats_and_the_device_follows_the_environment(monkeypatch) -> 
     assert torch.equal(a[1], b[1])
     monkeypatch.setenv("RECON_DEVICE", "cpu")
     assert pick_device().type == "cpu"
+
+
+def test_fast_inference_is_bfloat16_only_where_the_cpu_has_it(monkeypatch) -> None:  # noqa: ANN001
+    with fast_inference("cpu"):
+        y = torch.ones(4, 4) @ torch.ones(4, 4)
+    assert y.dtype == (torch.bfloat16 if bfloat16_inference("cpu") else torch.float32)
+    monkeypatch.setenv("RECON_BF16", "0")
+    with fast_inference("cpu"):
+        assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
+    assert not bfloat16_inference("cpu") and not bfloat16_inference("cuda")

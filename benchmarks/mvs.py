@@ -16,7 +16,8 @@ within 1.25, 0.74 s a view) are printed beside them for context. recon's MVSNet 
 or ``--mvsnet`` a checkpoint) runs on the same views at the size the ``mvs`` method gives it
 (``-O depth=mvsnet``: 256 pixels across, 256x171) or ``--mvsnet-scale`` of the frames' size,
 followed, as in the method, by :func:`recon_mvs.refine.fill_unsure` (``mvsnet``; the network
-alone: ``mvsnet_unrefined``), and its gains over the sweep are printed against the issue's 20 % target.
+alone: ``mvsnet_unrefined``; it runs in bfloat16 where the CPU has it, and once more in float32,
+``mvsnet_unrefined_float32``, for the time's baseline), and its gains over the sweep are printed against the issue's 20 % target.
 With every frame a reference, each estimator's depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
 consistency in two or more sources, the method's confidence bound) and the cloud scored against all the ground-truth depth
 back-projected: accuracy and completeness (median distances, millimetres; shares within 5 cm).
@@ -185,6 +186,7 @@ def fountain_figures(net: object) -> dict:
 
 
 def main() -> None:
+    from recon.device import bfloat16_inference
     from recon_io.scene import read_scene
     from recon_mvs.fusion import DepthView
     from recon_mvs.method import DEPTH_SIZE, MIN_CONFIDENCE, depth_scale
@@ -205,7 +207,7 @@ def main() -> None:
     cameras = [f.camera for f in frames]
     small = [downscale(f.image, f.camera, SETTINGS["scale"]) for f in frames]
     refs = np.unique(np.linspace(0, len(frames) - 1, min(args.frames, len(frames))).round().astype(int))
-    per_view, views, chosen, learned, raw, learned_views, raw_views = [], {}, {}, [], [], {}, {}
+    per_view, views, chosen, learned, raw, learned_views, raw_views, float32 = [], {}, {}, [], [], {}, {}, []
     if args.mvsnet_scale is None:
         args.mvsnet_scale = depth_scale(DEPTH_SIZE["mvsnet"], frames[0].image.shape[1])
     big = [downscale(f.image, f.camera, args.mvsnet_scale) for f in frames] if net is not None else None
@@ -229,6 +231,13 @@ def main() -> None:
             out = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
             seconds = time.perf_counter() - start
             raw.append({"s": seconds, **depth_scores(at_size(out.depth, truth), truth)})
+            os.environ["RECON_BF16"] = "0"  # the network in float32, the baseline of its bfloat16 time
+            try:
+                start = time.perf_counter()
+                out32 = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
+                float32.append({"s": time.perf_counter() - start, **depth_scores(at_size(out32.depth, truth), truth)})
+            finally:
+                del os.environ["RECON_BF16"]
             raw_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
             start = time.perf_counter()
             out = fill_unsure(out, big[ref][0], SETTINGS["near_m"], SETTINGS["far_m"])
@@ -244,6 +253,8 @@ def main() -> None:
         "plane_sweep": {**{k: round(float(np.mean([v[k] for v in per_view])), 4) for k in keys}, "s_per_view": round(float(np.mean([v["s"] for v in per_view])), 3), "views": len(per_view)},
         "mvsnet": _summary(learned, per_view, args.mvsnet, args.mvsnet_scale) if learned else None,
         "mvsnet_unrefined": _summary(raw, per_view, args.mvsnet, args.mvsnet_scale) if raw else None,
+        "mvsnet_inference": "bfloat16" if bfloat16_inference("cpu") else "float32",
+        "mvsnet_unrefined_float32": _summary(float32, per_view, args.mvsnet, args.mvsnet_scale) if float32 else None,
         "fusion": fused,
         "fusion_mvsnet": fusion_scores(learned_views, chosen, frames, MIN_CONFIDENCE["mvsnet"]) if len(learned_views) == len(frames) else None,
         "fusion_mvsnet_unrefined": fusion_scores(raw_views, chosen, frames, MIN_CONFIDENCE["mvsnet"]) if len(raw_views) == len(frames) else None,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from recon.device import bfloat16_inference, fast_inference
 from recon_pointnet.checkpoint import Checkpoint
 from recon_pointnet.data import check_cloud, normalize, subsample, to_y_up
 
@@ -46,8 +47,6 @@ def turns(votes: int) -> torch.Tensor:
 def vote_logits(model: torch.nn.Module, clouds: torch.Tensor, votes: int = 1, batch_size: int = 16) -> torch.Tensor:
     """Float32 logits (B, C) of clouds (B, N, 3), averaged over ``votes`` turns about Y; the network
     runs in bfloat16 on CPUs that compute it natively (:func:`recon.device.fast_inference`)."""
-    from recon.device import fast_inference
-
     model.eval()
     clouds = torch.as_tensor(clouds, dtype=torch.float32)
     device = next(model.parameters()).device
@@ -98,6 +97,7 @@ def classify_points(
         "unknown_threshold": round(threshold, 4),
         "temperature": round(float(ckpt.temperature), 4),
         "votes": votes,
+        "inference": "bfloat16" if bfloat16_inference(next(ckpt.inference_model.parameters()).device) else "float32",
         "up": up or "y",
         "points": int(len(points)),
         "sampling": {

@@ -73,8 +73,10 @@ TRAINING_KEYS = ("selected_epoch", "epochs", "train_seconds", "train_clouds", "p
 
 
 def recipe(state: dict) -> tuple[TrainConfig, float]:
-    """The training settings and head dropout of a run (its state says which cycle it is)."""
-    return (SECOND, SECOND_DROPOUT) if state.get("init") else (CFG, DROPOUT)
+    """The training settings and head dropout of a run (its state says which cycle it is, and
+    whether its forward passes run in bfloat16)."""
+    cfg, dropout = (SECOND, SECOND_DROPOUT) if state.get("init") else (CFG, DROPOUT)
+    return replace(cfg, bfloat16=bool(state.get("bfloat16"))), dropout
 
 
 def shared_npz() -> Path:
@@ -180,6 +182,8 @@ def cmd_train(args: argparse.Namespace) -> None:
              "devices": [str(device)], "init": str(args.init) if init else None, "canonical": bool(args.canonical)}
     if saved:
         state = saved["state"]
+    if args.bf16:
+        state["bfloat16"] = True  # from now on (a resumed run switches)
     cfg, dropout = recipe(state)
     model = make_model(state.get("global_dim", ENCODER.global_dim), dropout, state.get("canonical", False)).to(device)
     if init is not None:
@@ -196,6 +200,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         gen.set_state(saved["gen"])
         torch.set_rng_state(saved["torch_rng"])
         state = saved["state"]
+        state["bfloat16"] = state.get("bfloat16", False) or args.bf16
+        cfg = recipe(state)[0]
         devices = state.setdefault("devices", [state.pop("device", "cpu")])  # a state from before the list kept one device
         if str(device) not in devices:
             devices.append(str(device))  # a run resumed elsewhere (cuda, then cpu)
@@ -261,6 +267,7 @@ def main() -> None:
     t.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where the network trains (default: cuda when there)")
     t.add_argument("--init", type=Path, default=None,
                    help="a second cycle from these weights (a recon PointNet checkpoint) with the lighter settings of SECOND")
+    t.add_argument("--bf16", action="store_true", help="forward passes in bfloat16 on the CPU from now on (~2.4x faster where the CPU has it)")
     t.add_argument("--canonical", action="store_true",
                    help="turn each cloud to its own horizontal frame inside the network (a new training or --init only)")
     t.add_argument("--global-dim", type=int, default=ENCODER.global_dim, help="the encoder's width (a new training only; a resumed one keeps its own)")

@@ -42,6 +42,7 @@ class TrainConfig:
     dropout_max: float = 0.0  # point dropout: up to this fraction of points replaced by the first
     label_smoothing: float = 0.0
     weight_decay: float = 1e-5
+    bfloat16: bool = False  # forward passes in bfloat16 on the CPU (autocast; ~2.4x faster where the CPU has it natively)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +134,11 @@ def train_epoch(
         sel = order[s * batch : (s + 1) * batch]
         pts, idx = augment(xt[sel], cfg, gen, points)
         labels = yt[sel].to(device)
-        logits, part_logits, trans = model(pts.to(device))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bfloat16 and device.type == "cpu"):
+            logits, part_logits, trans = model(pts.to(device))
+        logits = logits.float()
+        part_logits = None if part_logits is None else part_logits.float()
+        trans = None if trans is None else trans.float()
         loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
         loss = loss + cfg.feature_reg * feature_transform_regularizer(trans)
         if parts is not None and part_logits is not None:

@@ -287,11 +287,11 @@ def main() -> None:
 
 def cmd_finish(args: argparse.Namespace) -> None:
     """Votes, temperature and threshold from the validation part; the test split once; write the weights and card."""
+    from recon.device import bfloat16_inference
     from recon_pointnet.calibration import (
         accuracy_figures, choose_unknown_threshold, expected_calibration_error, fit_temperature, selective_figures,
     )
     from recon_pointnet.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from recon.device import bfloat16_inference
     from recon_pointnet.classify import calibrated_probabilities, vote_logits
 
     torch.set_num_threads(args.threads)

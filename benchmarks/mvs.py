@@ -186,7 +186,7 @@ def fountain_figures(net: object) -> dict:
 
 
 def main() -> None:
-    from recon.device import bfloat16_inference
+    from recon.device import bfloat16_inference, float32_inference
     from recon_io.scene import read_scene
     from recon_mvs.fusion import DepthView
     from recon_mvs.method import DEPTH_SIZE, MIN_CONFIDENCE, depth_scale
@@ -231,13 +231,10 @@ def main() -> None:
             out = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
             seconds = time.perf_counter() - start
             raw.append({"s": seconds, **depth_scores(at_size(out.depth, truth), truth)})
-            os.environ["RECON_BF16"] = "0"  # the network in float32, the baseline of its bfloat16 time
-            try:
+            with float32_inference():  # the network in float32, the baseline of its bfloat16 time
                 start = time.perf_counter()
                 out32 = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
                 float32.append({"s": time.perf_counter() - start, **depth_scores(at_size(out32.depth, truth), truth)})
-            finally:
-                del os.environ["RECON_BF16"]
             raw_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
             start = time.perf_counter()
             out = fill_unsure(out, big[ref][0], SETTINGS["near_m"], SETTINGS["far_m"])

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import time
 from pathlib import Path
@@ -52,7 +51,7 @@ def prepare_z_up(points: np.ndarray) -> np.ndarray:
 
 
 def modelnet40(weights: str | None) -> dict:
-    from recon.device import bfloat16_inference
+    from recon.device import bfloat16_inference, float32_inference
     from recon.pointnet import parameter_count
     from recon_pointnet.calibration import accuracy_figures, expected_calibration_error, selective_figures
     from recon_pointnet.checkpoint import load_checkpoint
@@ -81,13 +80,10 @@ def modelnet40(weights: str | None) -> dict:
     for i in range(50):  # one cloud at a time, as `recon classify FILE` runs it
         vote_logits(ckpt.inference_model, x[i : i + 1], ckpt.votes)
     single_ms = 1000 * (time.perf_counter() - start) / 50
-    os.environ["RECON_BF16"] = "0"  # the float32 baseline, same process, same clouds
-    try:
+    with float32_inference():  # the baseline: same process, same clouds
         start = time.perf_counter()
         baseline = vote_logits(ckpt.inference_model, x, ckpt.votes, batch_size=16)
         float32_ms = 1000 * (time.perf_counter() - start) / len(y)
-    finally:
-        del os.environ["RECON_BF16"]
     lt = logits[ckpt.votes]
     raw, cal = calibrated_probabilities(lt, 1.0).numpy(), calibrated_probabilities(lt, ckpt.temperature).numpy()
     acc = accuracy_figures(lt.argmax(1).numpy(), y, classes)

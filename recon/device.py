@@ -69,3 +69,18 @@ def fast_inference(device: torch.device | str) -> contextlib.AbstractContextMana
     import torch
 
     return torch.autocast("cpu", dtype=torch.bfloat16) if bfloat16_inference(device) else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def float32_inference() -> Iterator[None]:
+    """Inside the block :func:`fast_inference` keeps float32 (``RECON_BF16=0``, restored after):
+    the baseline that a bfloat16 time is compared with."""
+    old = os.environ.get("RECON_BF16")
+    os.environ["RECON_BF16"] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["RECON_BF16"]
+        else:
+            os.environ["RECON_BF16"] = old

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from threadpoolctl import threadpool_info
 
-from recon.device import bfloat16_inference, fast_inference, one_blas_thread, pick_device, seed_everything
+from recon.device import bfloat16_inference, fast_inference, float32_inference, one_blas_thread, pick_device, seed_everything
 
 
 def _blas_threads() -> list[int]:
@@ -36,7 +38,10 @@ def test_fast_inference_is_bfloat16_only_where_the_cpu_has_it(monkeypatch) -> No
     with fast_inference("cpu"):
         y = torch.ones(4, 4) @ torch.ones(4, 4)
     assert y.dtype == (torch.bfloat16 if bfloat16_inference("cpu") else torch.float32)
-    monkeypatch.setenv("RECON_BF16", "0")
-    with fast_inference("cpu"):
+    with float32_inference(), fast_inference("cpu"):
         assert (torch.ones(4, 4) @ torch.ones(4, 4)).dtype == torch.float32
+    monkeypatch.setenv("RECON_BF16", "0")
+    with float32_inference():
+        pass
+    assert os.environ["RECON_BF16"] == "0"  # restored as it was
     assert not bfloat16_inference("cpu") and not bfloat16_inference("cuda")

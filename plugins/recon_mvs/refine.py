@@ -11,7 +11,7 @@ estimate by ``confidence ** KEEP_POWER``, so a depth the estimator is sure of st
 alone flattens a slope near the edges of a region of one colour). The confidence map is kept as
 the estimator gave it, so the fusion still knows which depths were measured.
 
-On the 40 HoloLens frames (``benchmarks/mvs.py``) it takes recon's MVSNet from 87.8 to 89.6 % of
+On the 40 HoloLens frames (``benchmarks/mvs.py``) it takes recon's MVSNet from 87.8 to 89.5 % of
 pixels within a factor 1.25 of the truth; the settings were chosen there (any of powers 3-6,
 smoothness 100-300, colour sigma 4-16 gives 89.3-89.6 %).
 """

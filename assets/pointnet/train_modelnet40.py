@@ -204,9 +204,6 @@ def cmd_train(args: argparse.Namespace) -> None:
         opt.load_state_dict(saved["opt"])
         gen.set_state(saved["gen"])
         torch.set_rng_state(saved["torch_rng"])
-        state = saved["state"]
-        state["bfloat16"] = state.get("bfloat16", False) or args.bf16
-        cfg = recipe(state)[0]
         devices = state.setdefault("devices", [state.pop("device", "cpu")])  # a state from before the list kept one device
         if str(device) not in devices:
             devices.append(str(device))  # a run resumed elsewhere (cuda, then cpu)

@@ -43,11 +43,12 @@ def fill_unsure(result: DepthResult, image: np.ndarray, near: float, far: float,
     if guide.shape[:2] != depth.shape:
         raise ValueError(f"the guide image is {guide.shape[1]}x{guide.shape[0]}, the depth map {depth.shape[1]}x{depth.shape[0]}")
     valid = np.isfinite(depth) & (depth > 0)
-    weight = np.where(valid, np.clip(np.nan_to_num(result.confidence), 0.0, 1.0), 0.0).astype(np.float32) ** power
+    confidence = np.where(valid, np.clip(np.nan_to_num(result.confidence), 0.0, 1.0), 0.0).astype(np.float32)
+    weight = confidence**power
     inverse = np.where(valid, 1.0 / np.where(valid, depth, 1.0), 0.0).astype(np.float32)
     total = cv2.ximgproc.fastGlobalSmootherFilter(guide, inverse * weight, smoothness, colour_sigma)
     mass = cv2.ximgproc.fastGlobalSmootherFilter(guide, weight, smoothness, colour_sigma)
     smoothed = np.where(mass > 1e-6, total / np.maximum(mass, 1e-6), inverse)
-    keep = np.where(valid, weight ** (KEEP_POWER / power), 0.0)
+    keep = confidence**KEEP_POWER
     smoothed = np.clip(keep * inverse + (1.0 - keep) * smoothed, 1.0 / far, 1.0 / near)
     return DepthResult((1.0 / smoothed).astype(np.float32), np.asarray(result.confidence, dtype=np.float32))

@@ -15,7 +15,7 @@ factor 1.25 and within 10 %, and seconds per view. The peer's figures from the i
 within 1.25, 0.74 s a view) are printed beside them for context. recon's MVSNet (shipped weights,
 or ``--mvsnet`` a checkpoint) runs on the same views at the size the ``mvs`` method gives it
 (``-O depth=mvsnet``: 256 pixels across, 256x171) or ``--mvsnet-scale`` of the frames' size,
-followed, as in the method, by :func:`recon_mvs.refine.fill_unsure` (``mvsnet``; the network
+followed, as in the method, by :func:`recon_mvs.refine.refine_views` (``mvsnet``; the network
 alone: ``mvsnet_unrefined``; it runs in bfloat16 where the CPU has it, and once more in float32,
 ``mvsnet_unrefined_float32``, for the time's baseline), and its gains over the sweep are printed against the issue's 20 % target.
 With every frame a reference, each estimator's depths are fused (:func:`recon_mvs.fusion.fuse`: geometric
@@ -225,8 +225,6 @@ def main() -> None:
         if net is not None:
             from recon_mvs.mvsnet import mvsnet_depth
 
-            from recon_mvs.refine import fill_unsure
-
             start = time.perf_counter()
             out = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
             seconds = time.perf_counter() - start
@@ -236,11 +234,19 @@ def main() -> None:
                 out32 = mvsnet_depth(net, *big[ref], [big[i] for i in sources], SETTINGS["near_m"], SETTINGS["far_m"])
                 float32.append({"s": time.perf_counter() - start, **depth_scores(at_size(out32.depth, truth), truth)})
             raw_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
-            start = time.perf_counter()
-            out = fill_unsure(out, big[ref][0], SETTINGS["near_m"], SETTINGS["far_m"])
-            learned.append({"s": seconds + time.perf_counter() - start, **depth_scores(at_size(out.depth, truth), truth)})
-            learned_views[int(ref)] = DepthView(out.depth, out.confidence, big[ref][0], big[ref][1])
         log(f"{name}: median abs rel {scores['median_abs_rel']:.3f}, within 1.25 {scores['within_1.25']:.3f}, {seconds:.2f} s")
+    if raw_views:  # the method's refinement, which checks each view against its sources' depths
+        from recon_mvs.refine import refine_views
+
+        order = sorted(raw_views)
+        index = {r: k for k, r in enumerate(order)}
+        start = time.perf_counter()
+        refined = refine_views([raw_views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order], [(SETTINGS["near_m"], SETTINGS["far_m"])] * len(order))
+        share = (time.perf_counter() - start) / len(order)
+        for r, out, before in zip(order, refined, raw):
+            truth = truth_depth(Path(frames[r].source).name)
+            learned.append({"s": before["s"] + share, **depth_scores(at_size(out.depth, truth), truth)})
+            learned_views[r] = DepthView(out.depth, out.confidence, big[r][0], big[r][1])
     keys = ("median_abs_rel", "mean_abs_rel", "within_1.25", "within_10pct")
     fused = fusion_scores(views, chosen, frames, MIN_CONFIDENCE["planesweep"]) if len(views) == len(frames) else None
     print(json.dumps({

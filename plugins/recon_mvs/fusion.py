@@ -48,20 +48,15 @@ def _normals(points: np.ndarray, camera: Camera) -> np.ndarray:
     return np.where((np.einsum("hwd,hwd->hw", n, towards) < 0)[..., None], -n, n)
 
 
-def fuse(
-    views: list[DepthView],
-    sources: list[list[int]],
-    min_agree: int = 2,
-    depth_tolerance: float = 0.01,
-    pixel_tolerance: float = 1.0,
-    min_confidence: float = 0.1,
-) -> tuple[PointCloud, list[dict[str, float]]]:
-    """The fused cloud and, per view, the share of its pixels kept."""
+def agreement(views: list[DepthView], sources: list[list[int]], depth_tolerance: float = 0.01, pixel_tolerance: float = 1.0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per view, how many of its ``sources`` confirm each pixel's depth (H, W) and the sum of the
+    pixel's own point and the confirming sources' points (H, W, 3): the pixel's 3D point projected
+    into a source, that source's depth there lifted back to 3D and projected into the view must
+    land within ``pixel_tolerance`` pixels with a depth within ``depth_tolerance`` (relative)."""
     maps = [backproject(v.depth, v.camera) for v in views]
-    clouds, colours, normals, stats = [], [], [], []
+    out = []
     for i, view in enumerate(views):
         h, w = view.depth.shape
-        valid = (view.depth > 0) & np.isfinite(view.depth) & (view.confidence >= min_confidence)
         agree = np.zeros((h, w), np.int32)
         total = maps[i].copy()
         pts = maps[i].reshape(-1, 3)
@@ -85,10 +80,26 @@ def fuse(
             ok = ok.reshape(h, w)
             agree += ok
             total[ok] += back.reshape(h, w, 3)[ok]
+        out.append((agree, total))
+    return out
+
+
+def fuse(
+    views: list[DepthView],
+    sources: list[list[int]],
+    min_agree: int = 2,
+    depth_tolerance: float = 0.01,
+    pixel_tolerance: float = 1.0,
+    min_confidence: float = 0.1,
+) -> tuple[PointCloud, list[dict[str, float]]]:
+    """The fused cloud and, per view, the share of its pixels kept."""
+    clouds, colours, normals, stats = [], [], [], []
+    for view, (agree, total) in zip(views, agreement(views, sources, depth_tolerance, pixel_tolerance)):
+        valid = (view.depth > 0) & np.isfinite(view.depth) & (view.confidence >= min_confidence)
         keep = valid & (agree >= min_agree)
         clouds.append((total[keep] / (agree[keep] + 1)[:, None]).astype(np.float32))
         colours.append(view.image[keep])
-        normals.append(_normals(maps[i], view.camera)[keep].astype(np.float32))
+        normals.append(_normals(backproject(view.depth, view.camera), view.camera)[keep].astype(np.float32))
         stats.append({"kept": round(float(keep.mean()), 4), "confident": round(float(valid.mean()), 4)})
     cloud = PointCloud(np.concatenate(clouds), normals=np.concatenate(normals), colors=np.concatenate(colours))
     return cloud, stats

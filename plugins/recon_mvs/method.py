@@ -94,7 +94,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
     bounds = frames[0].meta.get("bounds")
     focus = None if sparse is not None or bounds is not None else converging_focus(cameras)
     points = None if sparse is None else sparse.points
-    depths, chosen, view_stats = {}, {}, []
+    depths, chosen, ranges, view_stats = {}, {}, {}, []
     with stages.stage(f"depth ({opts['depth']})", total=len(frames)) as task:
         start = time.perf_counter()
         for i, frame in enumerate(frames):
@@ -105,14 +105,17 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
                 stat["status"] = "no overlapping view"
             else:
                 t0 = time.perf_counter()
-                result = estimate(small[i][0], small_cams[i], [small[j] for j in sources], near, far)
-                depths[i], chosen[i] = result, sources
-                stat.update(status="ok", depth_seconds=round(time.perf_counter() - t0, 3), median_depth=round(float(np.median(result.depth)), 4))
+                depths[i], chosen[i], ranges[i] = estimate(small[i][0], small_cams[i], [small[j] for j in sources], near, far), sources, (near, far)
+                stat.update(status="ok", depth_seconds=round(time.perf_counter() - t0, 3))
             view_stats.append(stat)
             task.advance()
         timings["depth"] = time.perf_counter() - start
     if not depths:
         raise BadInputError(f"none of the {len(frames)} views overlaps another (no source view sees what a reference sees): photograph one scene from nearby positions")
+    if opts["refine"]:
+        depths = _refine(depths, chosen, ranges, small, stages, timings)
+    for i, result in depths.items():
+        view_stats[i]["median_depth"] = round(float(np.median(result.depth)), 4)
     cloud, fusion_stats = _fuse(frames, small, depths, chosen, opts, stages, timings)
     for i, s in fusion_stats.items():
         view_stats[i].update(s)
@@ -167,39 +170,50 @@ def _cameras(frames: list[Frame], stages: Stages, timings: dict[str, float]) -> 
 
 
 def _estimator(opts: dict[str, Any]):  # noqa: ANN202
-    """``estimate(ref_image, ref_camera, sources, near, far) -> DepthResult`` for ``-O depth``,
-    followed by :func:`recon_mvs.refine.fill_unsure` with ``-O refine`` (the MVSNet's default)."""
+    """``estimate(ref_image, ref_camera, sources, near, far) -> DepthResult`` for ``-O depth``."""
     from recon.device import pick_device
-    from recon_mvs.refine import fill_unsure
 
     device = pick_device()
     if opts["depth"] == "planesweep":
         from recon_mvs.planesweep import plane_sweep
 
-        def raw(image, cam, sources, near, far):  # noqa: ANN001, ANN202
-            return plane_sweep(image, cam, sources, near, far, planes=opts["planes"], window=opts["window"], device=device)
-    else:
-        from recon_mvs import shipped_mvsnet
-        from recon_mvs.mvsnet import mvsnet_depth
+        return lambda image, cam, sources, near, far: plane_sweep(image, cam, sources, near, far, planes=opts["planes"], window=opts["window"], device=device)
+    from recon_mvs import shipped_mvsnet
+    from recon_mvs.mvsnet import mvsnet_depth
 
-        net = shipped_mvsnet(device)
-
-        def raw(image, cam, sources, near, far):  # noqa: ANN001, ANN202
-            return mvsnet_depth(net, image, cam, sources, near, far)
-
-    if not opts["refine"]:
-        return raw
-    return lambda image, cam, sources, near, far: fill_unsure(raw(image, cam, sources, near, far), image, near, far)
+    net = shipped_mvsnet(device)
+    return lambda image, cam, sources, near, far: mvsnet_depth(net, image, cam, sources, near, far)
 
 
-def _fuse(frames: list[Frame], small: list, depths: dict, chosen: dict, opts: dict[str, Any], stages: Stages, timings: dict[str, float]):  # noqa: ANN202
-    """The fused cloud and, per view index, its fusion figures."""
-    from recon_mvs.fusion import DepthView, fuse
+def _depth_views(depths: dict, chosen: dict, small: list) -> tuple[list[int], list, list[list[int]]]:
+    """The views with a depth map (their frame indices, in order), as
+    :class:`recon_mvs.fusion.DepthView` at the depth maps' size, and each one's sources among them."""
+    from recon_mvs.fusion import DepthView
 
     order = sorted(depths)
     index = {v: k for k, v in enumerate(order)}
     views = [DepthView(depths[i].depth, depths[i].confidence, small[i][0], small[i][1]) for i in order]
-    sources = [[index[j] for j in chosen[i] if j in index] for i in order]
+    return order, views, [[index[j] for j in chosen[i] if j in index] for i in order]
+
+
+def _refine(depths: dict, chosen: dict, ranges: dict, small: list, stages: Stages, timings: dict[str, float]) -> dict:
+    """``-O refine`` (the MVSNet's default): every view's depth refined where it was unsure
+    (:func:`recon_mvs.refine.refine_views`), checked against its sources' depths first."""
+    from recon_mvs.refine import refine_views
+
+    with stages.stage("depth refinement"):
+        start = time.perf_counter()
+        order, views, sources = _depth_views(depths, chosen, small)
+        refined = refine_views(views, sources, [ranges[i] for i in order])
+        timings["refine"] = time.perf_counter() - start
+    return dict(zip(order, refined))
+
+
+def _fuse(frames: list[Frame], small: list, depths: dict, chosen: dict, opts: dict[str, Any], stages: Stages, timings: dict[str, float]):  # noqa: ANN202
+    """The fused cloud and, per view index, its fusion figures."""
+    from recon_mvs.fusion import fuse
+
+    order, views, sources = _depth_views(depths, chosen, small)
     min_confidence = opts["confidence"] if opts["confidence"] is not None else MIN_CONFIDENCE[opts["depth"]]
     with stages.stage("fusion"):
         start = time.perf_counter()

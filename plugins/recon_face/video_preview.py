@@ -24,6 +24,8 @@ class PreviewVideo:
         self.scale = min(1.0, max_side / max(width, height))
         self.size = even_size(width, height, self.scale)
         self.writer = Mp4Writer(fps, self.size)
+        self._faces: np.ndarray | None = None  # the faces whose edges are cached
+        self._edges: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def frames(self) -> int:
@@ -39,7 +41,9 @@ class PreviewVideo:
         sx, sy = w / image.shape[1], h / image.shape[0]
         photo = np.asarray(Image.fromarray(image).resize((w, h), Image.Resampling.BILINEAR)).copy()
         if mesh is not None:
-            _draw_wireframe(photo, camera, mesh[0], mesh[1], (sx, sy))
+            if self._faces is not mesh[1]:
+                self._faces, self._edges = mesh[1], mesh_edges(mesh[1])
+            _draw_wireframe(photo, camera, mesh[0], mesh[1], (sx, sy), self._edges)
         if landmarks is not None:
             xy = np.round((np.asarray(landmarks)[:, :2] + 0.5) * (sx, sy) - 0.5).astype(int)
             ok = (xy[:, 0] >= 0) & (xy[:, 0] < w) & (xy[:, 1] >= 0) & (xy[:, 1] < h)
@@ -51,19 +55,40 @@ class PreviewVideo:
         return self.writer.finish()
 
 
-def _draw_wireframe(photo: np.ndarray, camera: Camera, vertices: np.ndarray, faces: np.ndarray, scale: tuple[float, float], samples: int = 6) -> None:
+def mesh_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mesh's edges, each once, (E, 2) vertex indices, and (E, 2) two faces each borders (the
+    same one twice on an open border)."""
+    import trimesh
+
+    mesh = trimesh.Trimesh(np.zeros((int(faces.max()) + 1, 3)), faces, process=False)
+    owner = mesh.edges_face
+    first = np.full(len(mesh.edges_unique), len(faces), np.int64)
+    last = np.full(len(mesh.edges_unique), -1, np.int64)
+    np.minimum.at(first, mesh.edges_unique_inverse, owner)
+    np.maximum.at(last, mesh.edges_unique_inverse, owner)
+    return np.asarray(mesh.edges_unique, np.int64), np.stack([first, last], axis=1)
+
+
+def _draw_wireframe(
+    photo: np.ndarray, camera: Camera, vertices: np.ndarray, faces: np.ndarray, scale: tuple[float, float],
+    edges: tuple[np.ndarray, np.ndarray] | None = None, samples: int = 6,
+) -> None:
     """Draw the edges of the faces that face ``camera`` into ``photo`` (in place, light blue, half
-    blended), ``samples`` dots an edge; ``scale`` maps the camera's pixels to the photo's."""
+    blended), ``samples`` dots an edge; ``scale`` maps the camera's pixels to the photo's;
+    ``edges``: :func:`mesh_edges` of ``faces``, when the caller keeps them."""
     v = camera.world_to_camera(vertices)
     tri = v[faces]
     normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    front = faces[(normal * tri.mean(1)).sum(1) < 0]
+    front = np.einsum("fd,fd->f", normal, tri.sum(1)) < 0
+    ends, borders = edges if edges is not None else mesh_edges(faces)
+    shown = ends[front[borders].any(axis=1)]
     uv = v[:, :2] / np.maximum(v[:, 2:3], 1e-6) * np.diag(camera.K)[:2] + camera.K[:2, 2]
-    uv = (uv + 0.5) * scale - 0.5
-    edges = np.concatenate([front[:, [0, 1]], front[:, [1, 2]], front[:, [2, 0]]])
-    t = np.linspace(0.0, 1.0, samples)[None, :, None]
-    dots = np.round(uv[edges[:, 0]][:, None] * (1 - t) + uv[edges[:, 1]][:, None] * t).reshape(-1, 2).astype(np.int64)
+    uv = ((uv + 0.5) * scale - 0.5).astype(np.float32)
+    t = np.linspace(0.0, 1.0, samples, dtype=np.float32)[None, :, None]
+    a = uv[shown[:, 0]][:, None]
+    dots = np.rint(a + (uv[shown[:, 1]][:, None] - a) * t).reshape(-1, 2).astype(np.int64)
     h, w = photo.shape[:2]
     ok = (dots[:, 0] >= 0) & (dots[:, 0] < w) & (dots[:, 1] >= 0) & (dots[:, 1] < h)
-    y, x = dots[ok, 1], dots[ok, 0]
-    photo[y, x] = (photo[y, x] // 2 + np.array([90, 110, 127], dtype=np.uint8)).astype(np.uint8)
+    drawn = np.zeros((h, w), bool)
+    drawn[dots[ok, 1], dots[ok, 0]] = True
+    photo[drawn] = photo[drawn] // 2 + np.array([90, 110, 127], dtype=np.uint8)

@@ -1,5 +1,6 @@
 """The ``mvs`` method: cameras (given, or pycolmap's), view selection, depth per view (plane sweep
-or MVSNet), fusion into a cloud, screened Poisson mesh, baked texture, report."""
+or MVSNet; ``-O refine``: refined where unsure, checked against the sources), fusion into a cloud,
+screened Poisson mesh, baked texture, report."""
 
 from __future__ import annotations
 

@@ -106,6 +106,14 @@ def _summary(learned: list[dict], sweep: list[dict], path: Path, scale: float) -
     }
 
 
+def in_order(views: dict, chosen: dict) -> tuple[list[int], list, list[list[int]]]:
+    """The reference frames of ``views`` (frame index -> DepthView) in order, their views, and each
+    one's sources (``chosen``) as positions in that order, as :func:`recon_mvs.fusion.fuse` takes them."""
+    order = sorted(views)
+    index = {ref: k for k, ref in enumerate(order)}
+    return order, [views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order]
+
+
 def fusion_scores(views: dict, chosen: dict, frames: list, min_confidence: float) -> dict[str, float]:
     """Fuse every view's depth (:func:`recon_mvs.fusion.fuse`, the method's confidence bound) and score the cloud against the
     ground-truth depth of all frames back-projected: accuracy (fused point to nearest truth) and
@@ -114,10 +122,8 @@ def fusion_scores(views: dict, chosen: dict, frames: list, min_confidence: float
 
     from recon_mvs.fusion import backproject, fuse
 
-    order = sorted(views)
-    index = {ref: k for k, ref in enumerate(order)}
     start = time.perf_counter()
-    cloud, stats = fuse([views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order], min_confidence=min_confidence)
+    cloud, stats = fuse(*in_order(views, chosen)[1:], min_confidence=min_confidence)
     seconds = time.perf_counter() - start
     truth = []
     for f in frames:
@@ -238,10 +244,9 @@ def main() -> None:
     if raw_views:  # the method's refinement, which checks each view against its sources' depths
         from recon_mvs.refine import refine_views
 
-        order = sorted(raw_views)
-        index = {r: k for k, r in enumerate(order)}
+        order, ordered, sources = in_order(raw_views, chosen)
         start = time.perf_counter()
-        refined = refine_views([raw_views[r] for r in order], [[index[j] for j in chosen[r] if j in index] for r in order], [(SETTINGS["near_m"], SETTINGS["far_m"])] * len(order))
+        refined = refine_views(ordered, sources, [(SETTINGS["near_m"], SETTINGS["far_m"])] * len(order))
         share = (time.perf_counter() - start) / len(order)
         for r, out, before in zip(order, refined, raw):
             truth = truth_depth(Path(frames[r].source).name)

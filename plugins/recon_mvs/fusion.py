@@ -48,12 +48,16 @@ def _normals(points: np.ndarray, camera: Camera) -> np.ndarray:
     return np.where((np.einsum("hwd,hwd->hw", n, towards) < 0)[..., None], -n, n)
 
 
-def agreement(views: list[DepthView], sources: list[list[int]], depth_tolerance: float = 0.01, pixel_tolerance: float = 1.0) -> list[tuple[np.ndarray, np.ndarray]]:
+def agreement(
+    views: list[DepthView], sources: list[list[int]], depth_tolerance: float = 0.01, pixel_tolerance: float = 1.0,
+    maps: list[np.ndarray] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per view, how many of its ``sources`` confirm each pixel's depth (H, W) and the sum of the
     pixel's own point and the confirming sources' points (H, W, 3): the pixel's 3D point projected
     into a source, that source's depth there lifted back to 3D and projected into the view must
-    land within ``pixel_tolerance`` pixels with a depth within ``depth_tolerance`` (relative)."""
-    maps = [backproject(v.depth, v.camera) for v in views]
+    land within ``pixel_tolerance`` pixels with a depth within ``depth_tolerance`` (relative).
+    ``maps``: the views' :func:`backproject` point maps, when the caller has them."""
+    maps = [backproject(v.depth, v.camera) for v in views] if maps is None else maps
     out = []
     for i, view in enumerate(views):
         h, w = view.depth.shape
@@ -93,13 +97,14 @@ def fuse(
     min_confidence: float = 0.1,
 ) -> tuple[PointCloud, list[dict[str, float]]]:
     """The fused cloud and, per view, the share of its pixels kept."""
+    maps = [backproject(v.depth, v.camera) for v in views]
     clouds, colours, normals, stats = [], [], [], []
-    for view, (agree, total) in zip(views, agreement(views, sources, depth_tolerance, pixel_tolerance)):
+    for view, points, (agree, total) in zip(views, maps, agreement(views, sources, depth_tolerance, pixel_tolerance, maps)):
         valid = (view.depth > 0) & np.isfinite(view.depth) & (view.confidence >= min_confidence)
         keep = valid & (agree >= min_agree)
         clouds.append((total[keep] / (agree[keep] + 1)[:, None]).astype(np.float32))
         colours.append(view.image[keep])
-        normals.append(_normals(backproject(view.depth, view.camera), view.camera)[keep].astype(np.float32))
+        normals.append(_normals(points, view.camera)[keep].astype(np.float32))
         stats.append({"kept": round(float(keep.mean()), 4), "confident": round(float(valid.mean()), 4)})
     cloud = PointCloud(np.concatenate(clouds), normals=np.concatenate(normals), colors=np.concatenate(colours))
     return cloud, stats

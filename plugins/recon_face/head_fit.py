@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from recon.cameras import skew
 from recon.structures import Camera
 from recon_face.head_model import HeadModel
 
@@ -59,6 +58,7 @@ class HeadFitSettings:
     expression_l1: float = 0.02
     sweeps: int = 200  # coordinate-descent sweeps of the expression weights (at most)
     refine_iterations: int = 8  # Gauss-Newton steps of the per-photo refinement on the 2-D landmarks
+    step_tolerance: float = 1e-4  # ... stopping at a step below this (radians, metres, weights): 0.1 mm, 0.006 deg
     refine_rotation: bool = False  # also turn the camera (landmarks alone leave rotations 3-4 deg off)
     max_landmark_offset: float = 0.004  # the most one landmark moves when the views refine the identity (correct_landmarks)
     grazing_cos: float = 0.0  # LandmarkSolver: a landmark whose surface faces the camera at a cosine below this counts less (0: off)
@@ -300,6 +300,8 @@ class LandmarkSolver:
         self.weights[IRIS] = 0.0
         self.base = model.landmark_points(head.neutral(model)).astype(np.float64)  # (478, 3)
         self.E = np.moveaxis(model.landmark_points(model.expression).astype(np.float64), 0, -1)  # (478, 3, 51)
+        self._E_rows = np.ascontiguousarray(self.E.reshape(-1, self.E.shape[-1]))  # (478 * 3, 51), for E @ w
+        self._E_axes = np.ascontiguousarray(np.moveaxis(self.E, 1, 0))  # (3, 478, 51): x, y and z of every shape
         self.radius_m = np.sqrt(((self.base - self.base.mean(0)) ** 2).sum(1).mean())
         tri = head.neutral(model)[model.landmarks.vertex_index].astype(np.float64)  # (478, 3, 3)
         normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
@@ -325,16 +327,30 @@ class LandmarkSolver:
 
     def _linearise(self, R: np.ndarray, t: np.ndarray, K: np.ndarray, w: np.ndarray, points: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The residuals (478 * 2,) in noise units and their Jacobian (478 * 2, 6 [+ 51]) with
-        respect to a rotation applied before ``R`` (rotation vector), ``t`` and (unless neutral) ``w``."""
-        X = self.base + self.E @ w
-        p = X @ R.T + t
-        uv = p[:, :2] / p[:, 2:3] * np.diag(K)[:2] + K[:2, 2]
+        respect to a rotation applied before ``R`` (rotation vector), ``t`` and (unless neutral) ``w``.
+
+        The projection's derivative has two non-zero entries a row, ``(a_u, 0, b_u)`` and ``(0,
+        a_v, b_v)`` (:func:`projection_jacobian`), so every block is written out from them: the
+        rotation's columns are the camera-frame point ``Y`` crossed with the row (a small turn
+        moves ``Y`` by ``-[Y]x`` times the rotation vector), the weights' the row turned back to
+        the head's frame dotted with each shape."""
+        X = self.base + (self._E_rows @ w).reshape(-1, 3)
+        Y = X @ R.T
+        p = Y + t
+        f, c = np.diag(K)[:2], K[:2, 2]
+        inv_z = 1.0 / p[:, 2]
+        uv = p[:, :2] * inv_z[:, None] * f + c
         r = ((uv - points) * scale[:, None]).reshape(-1)
-        du_dp = projection_jacobian(p, K)
-        cols = [du_dp @ -skew(X @ R.T), du_dp]  # (478, 2, 3) each
+        a = f[None, :] * (scale * inv_z)[:, None]  # (478, 2): d(u, v)/d(x, y), in noise units
+        b = -a * p[:, :2] * inv_z[:, None]  # (478, 2): d(u, v)/dz
+        J = np.zeros((len(p), 2, 6 if self.neutral else 6 + self.E.shape[-1]))
+        J[:, 0, 0], J[:, 0, 1], J[:, 0, 2] = Y[:, 1] * b[:, 0], Y[:, 2] * a[:, 0] - Y[:, 0] * b[:, 0], -Y[:, 1] * a[:, 0]
+        J[:, 1, 0], J[:, 1, 1], J[:, 1, 2] = Y[:, 1] * b[:, 1] - Y[:, 2] * a[:, 1], -Y[:, 0] * b[:, 1], Y[:, 0] * a[:, 1]
+        J[:, 0, 3], J[:, 0, 5], J[:, 1, 4], J[:, 1, 5] = a[:, 0], b[:, 0], a[:, 1], b[:, 1]
         if not self.neutral:
-            cols.append(du_dp @ (R @ self.E))  # (478, 2, 3) @ (478, 3, 51)
-        J = np.concatenate(cols, axis=2) * scale[:, None, None]
+            E = self._E_axes
+            for row, rows in enumerate((a[:, 0, None] * R[0] + b[:, 0, None] * R[2], a[:, 1, None] * R[1] + b[:, 1, None] * R[2])):
+                J[:, row, 6:] = rows[:, 0, None] * E[0] + rows[:, 1, None] * E[1] + rows[:, 2, None] * E[2]
         return r, J.reshape(len(r), -1)
 
     def _l2_prior(self, n_free: int) -> np.ndarray:
@@ -365,6 +381,7 @@ class LandmarkSolver:
         prior = self._l2_prior(n_free)
         l1 = np.zeros(n_free)
         l1[6:] = settings.expression_l1 * len(self.weights)
+        held = None
         for _ in range(settings.refine_iterations if iterations is None else iterations):
             r, J = self._linearise(R, t, K, w, points, scale * np.sqrt(self._facing(R, t)))
             H = J.T @ J + np.diag(prior)
@@ -376,12 +393,12 @@ class LandmarkSolver:
             if not neutral:
                 lo[6:], hi[6:] = -w, 1.0 - w
                 lo[6:][self.pinned] = hi[6:][self.pinned] = 0.0
-            step = _box_quadratic(H, g, lo, hi, settings.sweeps)
+            step, held = _box_quadratic(H, g, lo, hi, settings.sweeps, held)
             R = Rotation.from_rotvec(step[:3]).as_matrix() @ R
             t = t + step[3:6]
             if not neutral:
                 w = np.clip(w + step[6:], 0.0, 1.0)
-            if np.abs(step).max() < 1e-6:
+            if np.abs(step).max() < settings.step_tolerance:
                 break
         return Camera(K=K.copy(), R=R, t=t, width=camera.width, height=camera.height, name=camera.name), w
 
@@ -450,11 +467,16 @@ def projection_jacobian(p: np.ndarray, K: np.ndarray) -> np.ndarray:
     return out
 
 
-def _box_quadratic(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, sweeps: int) -> np.ndarray:
-    """argmin 0.5 x'Hx - g'x on lo <= x <= hi (H positive definite): an active-set estimate
-    (:func:`_active_set`), polished by coordinate descent (exact per coordinate) until no
-    coordinate moves more than 1e-7."""
-    x = _active_set(H, g, lo, hi)
+def _box_quadratic(
+    H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, sweeps: int, held: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """argmin 0.5 x'Hx - g'x on lo <= x <= hi (H positive definite) and the coordinates held at
+    their lower and upper bounds: an active-set estimate (:func:`_active_set`, started from
+    ``held``, for example the previous Gauss-Newton step's), polished by coordinate descent (exact
+    per coordinate) until no coordinate moves more than 1e-7 when that did not settle."""
+    x, settled, held = _active_set(H, g, lo, hi, held=held)
+    if settled:
+        return x, held
     diag = np.diag(H)
     for _ in range(sweeps):
         change = 0.0
@@ -464,23 +486,30 @@ def _box_quadratic(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             x[j] = new
         if change < 1e-7:
             break
-    return x
+    return x, (x <= lo, x >= hi)
 
 
-def _active_set(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, rounds: int = 12) -> np.ndarray:
+def _active_set(
+    H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, rounds: int = 12, held: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, bool, tuple[np.ndarray, np.ndarray]]:
     """A few rounds of a primal active-set method for the box QP: solve for the free
     coordinates, hold the ones that left the box at their bound, free the held ones whose gradient
-    points inside. Exact when it settles; clipped into the box otherwise."""
+    points inside; ``held`` (at the lower bound, at the upper) is where it starts (default: all
+    free). The estimate, whether it settled (then exact) and the held coordinates; clipped into
+    the box when it did not settle."""
     n = len(g)
     pinned = lo == hi
-    at_lo, at_hi = pinned.copy(), np.zeros(n, dtype=bool)
+    if held is None:
+        at_lo, at_hi = pinned.copy(), np.zeros(n, dtype=bool)
+    else:
+        at_lo, at_hi = held[0] | pinned, held[1] & ~pinned
     x = np.zeros(n)
     for _ in range(rounds):
-        held = at_lo | at_hi
+        held_now = at_lo | at_hi
         x = np.where(at_hi, hi, np.where(at_lo, lo, 0.0))
-        free = ~held
+        free = ~held_now
         if free.any():
-            A, b = H[np.ix_(free, free)], g[free] - H[np.ix_(free, held)] @ x[held]
+            A, b = H[np.ix_(free, free)], g[free] - H[np.ix_(free, held_now)] @ x[held_now]
             try:
                 x[free] = np.linalg.solve(A, b)
             except np.linalg.LinAlgError:  # a degenerate step (a head seen edge-on): the least-squares one
@@ -489,7 +518,7 @@ def _active_set(H: np.ndarray, g: np.ndarray, lo: np.ndarray, hi: np.ndarray, ro
         grad = g - H @ x  # raising x_j lowers the cost where grad_j > 0
         release = ~pinned & ((at_lo & (grad > 0)) | (at_hi & (grad < 0)))
         if not (below.any() or above.any() or release.any()):
-            return x
+            return x, True, (at_lo, at_hi)
         at_lo = (at_lo | below) & ~release
         at_hi = (at_hi | above) & ~release
-    return np.clip(x, lo, hi)
+    return np.clip(x, lo, hi), False, (at_lo, at_hi)

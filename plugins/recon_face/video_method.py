@@ -103,6 +103,7 @@ def run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstructi
 
 
 def _run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruction:
+    from recon.prefetch import prefetched
     from recon_face.detect import Detection
     from recon_face.head_fit import LandmarkSolver, correct_landmarks, landmark_offsets
     from recon_face.livelink import livelink_csv
@@ -118,7 +119,7 @@ def _run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruct
 
     tracks = []
     with stages.stage("landmarks", total=n) as task:
-        for tracked in track(frames, opts["face_index"]):
+        for tracked in track(prefetched(frames), opts["face_index"]):
             tracks.append(tracked)
             task.advance()
     found = [t for t in tracks if t.points is not None]
@@ -205,8 +206,9 @@ def _run(inputs: Inputs, options: dict[str, Any], stages: Stages) -> Reconstruct
 
         with stages.stage("preview", total=n) as task:
             video = PreviewVideo(fps, width, height)
-            for k, frame in enumerate(frames):
-                vertices = skin.vertices(neutral + np.tensordot(final.weights[k], head.model.expression, axes=1))
+            skin_neutral, skin_shapes = skin.vertices(neutral), skin.vertices(head.model.expression)
+            for k, frame in enumerate(prefetched(frames)):
+                vertices = skin_neutral + np.tensordot(final.weights[k], skin_shapes, axes=1)
                 video.add(frame.image, final.camera(k, K, width, height), (vertices, skin.faces), tracks[k].points)
                 task.advance()
             files["preview.mp4"] = video.finish()

@@ -81,7 +81,8 @@ class VideoFrames(Sequence[Frame]):
 
     Iterating decodes the file from the start and yields each kept frame as it comes, holding one
     decoded frame at a time. Indexing in increasing order continues one decoder (the key frames of a
-    clip cost one pass); an index behind the decoder starts again from the file's start.
+    clip cost one pass, and only the frames asked for are converted to RGB); an index behind the
+    decoder starts again from the file's start.
 
     :param path: the video file.
     :param kept: ``(decoded index, seconds from the first frame)`` of each kept frame, increasing.
@@ -92,7 +93,7 @@ class VideoFrames(Sequence[Frame]):
         self.path = Path(path)
         self.kept = list(kept)
         self.rate = float(rate)
-        self._cursor: tuple[int, Iterator[Frame]] | None = None  # (position of the next frame, decoder)
+        self._cursor: tuple[int, Iterator[tuple[int, float, Any]]] | None = None  # (position of the next frame, decoder)
 
     def __len__(self) -> int:
         return len(self.kept)
@@ -109,15 +110,20 @@ class VideoFrames(Sequence[Frame]):
             raise IndexError(f"frame {position} of a {n}-frame video")
         position %= n
         if self._cursor is None or self._cursor[0] > position:
-            self._cursor = (0, iter(self))
+            self._cursor = (0, self._decoded())
         next_position, decoder = self._cursor
         for _ in range(position - next_position):
             next(decoder)
-        frame = next(decoder)
+        index, timestamp, vf = next(decoder)
         self._cursor = (position + 1, decoder)
-        return frame
+        return Frame(image=_rgb(vf), source=str(self.path), index=index, timestamp=timestamp)
 
     def __iter__(self) -> Iterator[Frame]:
+        for index, timestamp, vf in self._decoded():
+            yield Frame(image=_rgb(vf), source=str(self.path), index=index, timestamp=timestamp)
+
+    def _decoded(self) -> Iterator[tuple[int, float, Any]]:
+        """Each kept frame's decoded index, time and PyAV frame (not yet converted), in order."""
         import av
 
         wanted = iter(self.kept)
@@ -128,7 +134,7 @@ class VideoFrames(Sequence[Frame]):
             for decoded, vf in enumerate(container.decode(stream)):
                 if decoded < index:
                     continue
-                yield Frame(image=_rgb(vf), source=str(self.path), index=index, timestamp=timestamp)
+                yield index, timestamp, vf
                 try:
                     index, timestamp = next(wanted)
                 except StopIteration:

@@ -61,6 +61,18 @@ def test_frames_are_decoded_one_at_a_time(long_video: Path, monkeypatch: pytest.
         inputs.frames[N]
 
 
+def test_indexing_converts_only_the_frames_asked_for(long_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Key frames far into a clip: the frames passed on the way are decoded (the codec needs
+    them) but not converted to RGB, the costly step."""
+    converted: list[int] = []
+    real = video._rgb
+    monkeypatch.setattr(video, "_rgb", lambda vf: converted.append(1) or real(vf))
+    frames = read_video(long_video, {}).frames
+    levels = [frames[i].image.mean() for i in (10, 200, 399)]
+    assert len(converted) == 3
+    np.testing.assert_allclose(levels, [10, 200, 399 % 256], atol=2)  # the right frames (the codec rounds)
+
+
 def test_every_frame_is_kept_in_order_with_its_time(long_video: Path, capsys: pytest.CaptureFixture) -> None:
     inputs = read_video(long_video, {})
     assert [f.index for f in inputs.frames] == list(range(N)) and inputs.notes == [] and capsys.readouterr().err == ""
